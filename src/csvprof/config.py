@@ -1,0 +1,57 @@
+"""Configuration: one typed object, read once at cold start and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from csvprof.limits import SQS_MAX_RECEIVE_COUNT, ProfileLimits
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bucket: str
+    blue_queue_url: str
+    green_queue_url: str
+    event_bus_name: str
+    # Share of new datasets routed to the green queue, 0-100 (blue/green routing policy).
+    green_weight: int = 0
+    # None on AWS; an emulator URL (moto, LocalStack) otherwise. Only this differs between targets.
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    max_receive_count: int = SQS_MAX_RECEIVE_COUNT
+    limits: ProfileLimits = field(default_factory=ProfileLimits)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.green_weight <= 100:
+            raise ValueError(f"green_weight must be 0-100, got {self.green_weight}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            bucket=env["CSVPROF_BUCKET"],
+            blue_queue_url=env["CSVPROF_BLUE_QUEUE_URL"],
+            green_queue_url=env["CSVPROF_GREEN_QUEUE_URL"],
+            event_bus_name=env["CSVPROF_EVENT_BUS_NAME"],
+            green_weight=int(env.get("CSVPROF_GREEN_WEIGHT", "0")),
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            max_receive_count=int(env.get("CSVPROF_MAX_RECEIVE_COUNT", str(SQS_MAX_RECEIVE_COUNT))),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment a Lambda function gets (the inverse of from_env)."""
+        env = {
+            "CSVPROF_BUCKET": self.bucket,
+            "CSVPROF_BLUE_QUEUE_URL": self.blue_queue_url,
+            "CSVPROF_GREEN_QUEUE_URL": self.green_queue_url,
+            "CSVPROF_EVENT_BUS_NAME": self.event_bus_name,
+            "CSVPROF_GREEN_WEIGHT": str(self.green_weight),
+            "CSVPROF_MAX_RECEIVE_COUNT": str(self.max_receive_count),
+            "AWS_REGION": self.region,
+        }
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env

@@ -1,0 +1,153 @@
+"""The error-code registry, as code.
+
+One class per code in `contracts/error-codes.json`; a contract test checks that
+the two agree (codes, HTTP statuses, components). The HTTP status of a code is
+decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+Component = Literal["api", "worker"]
+
+
+class CsvProfError(Exception):
+    """Base of every error that maps to a registry code."""
+
+    code: ClassVar[str]
+    http_status: ClassVar[int | None] = None
+    component: ClassVar[Component]
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+# --- API: client mistakes (4xx) ------------------------------------------------------
+
+
+class ApiError(CsvProfError):
+    component: ClassVar[Component] = "api"
+    http_status: ClassVar[int | None] = 400
+
+
+class InvalidDatasetId(ApiError):
+    code = "INVALID_DATASET_ID"
+    http_status = 400
+
+
+class InvalidQueryParameter(ApiError):
+    code = "INVALID_QUERY_PARAMETER"
+    http_status = 400
+
+
+class EmptyBody(ApiError):
+    code = "EMPTY_BODY"
+    http_status = 400
+
+
+class DatasetNotFound(ApiError):
+    code = "DATASET_NOT_FOUND"
+    http_status = 404
+
+
+class RouteNotFound(ApiError):
+    code = "ROUTE_NOT_FOUND"
+    http_status = 404
+
+
+class ProfileNotReady(ApiError):
+    code = "PROFILE_NOT_READY"
+    http_status = 409
+
+
+class UploadNotFound(ApiError):
+    code = "UPLOAD_NOT_FOUND"
+    http_status = 409
+
+
+class PayloadTooLarge(ApiError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+# --- Worker: why a dataset ended FAILED ------------------------------------------------
+
+
+class ProfilingError(CsvProfError):
+    """A reason for FAILED. Raised by the engine or the worker, recorded in meta.error."""
+
+    component: ClassVar[Component] = "worker"
+
+
+class TimeLimitExceeded(ProfilingError):
+    code = "TIME_LIMIT_EXCEEDED"
+
+
+class MemoryLimitExceeded(ProfilingError):
+    code = "MEMORY_LIMIT_EXCEEDED"
+
+
+class FileTooLarge(ProfilingError):
+    code = "FILE_TOO_LARGE"
+    # Also answered by the API when a presigned upload is completed with a too-large object.
+    http_status = 413
+
+
+class TooManyColumns(ProfilingError):
+    code = "TOO_MANY_COLUMNS"
+
+
+class FieldTooLarge(ProfilingError):
+    code = "FIELD_TOO_LARGE"
+
+
+class EmptyFile(ProfilingError):
+    code = "EMPTY_FILE"
+
+
+class EncodingError(ProfilingError):
+    code = "ENCODING_ERROR"
+
+
+class CsvParseError(ProfilingError):
+    code = "CSV_PARSE_ERROR"
+
+
+class SourceMissing(ProfilingError):
+    code = "SOURCE_MISSING"
+
+
+class InternalError(ProfilingError):
+    """A bug. Logged with its stack trace; the API answers it as 500."""
+
+    code = "INTERNAL_ERROR"
+    http_status = 500
+
+
+# --- Not registry codes: control flow between the domain and its adapters ----------
+
+
+class PreconditionFailed(Exception):
+    """A conditional S3 write lost a race (412) or the object already exists."""
+
+
+def registry() -> dict[str, type[CsvProfError]]:
+    """Every concrete error class by code (leaf classes only)."""
+    found: dict[str, type[CsvProfError]] = {}
+    pending: list[type[CsvProfError]] = [CsvProfError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "code" in cls.__dict__:
+            found[cls.code] = cls
+    return found
