@@ -1,0 +1,191 @@
+"""S3 adapters: meta.json with conditional writes, the raw source, profile.json."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, unquote
+
+from botocore.exceptions import ClientError
+
+from csvprof.contracts import keys
+from csvprof.contracts.meta import Meta
+from csvprof.domain.ports import PresignedUpload, SourceInfo, Versioned
+from csvprof.errors import PreconditionFailed, SourceMissing
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+JSON = "application/json"
+NAME_METADATA = "dataset-name"
+# Read the source in 1 MiB pieces: large enough for S3 throughput, small enough to bound memory.
+READ_BUFFER = 1024 * 1024
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _is_missing(exc: ClientError) -> bool:
+    return _code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
+def _is_precondition(exc: ClientError) -> bool:
+    # 412 PreconditionFailed for a stale IfMatch or an existing object under IfNoneMatch;
+    # 409 ConditionalRequestConflict when two conditional writes overlap.
+    return _status(exc) in (409, 412) or _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+class S3MetaRepository:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def _put(self, meta: Meta, **condition: str) -> str:
+        body = json.dumps(meta.to_dict(), separators=(",", ":")).encode()
+        try:
+            answer = self._s3.put_object(
+                Bucket=self._bucket,
+                Key=keys.meta_key(meta.dataset_id),
+                Body=body,
+                ContentType=JSON,
+                **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as exc:
+            if _is_precondition(exc):
+                raise PreconditionFailed(f"meta/{meta.dataset_id}.json changed: {_code(exc)}") from exc
+            raise
+        return answer["ETag"]
+
+    def create(self, meta: Meta) -> str:
+        return self._put(meta, IfNoneMatch="*")
+
+    def replace(self, meta: Meta, etag: str) -> str:
+        return self._put(meta, IfMatch=etag)
+
+    def load(self, dataset_id: str) -> Versioned | None:
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=keys.meta_key(dataset_id))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return Versioned(Meta.from_dict(json.loads(answer["Body"].read())), answer["ETag"])
+
+    def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]:
+        page_args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": keys.META_PREFIX, "MaxKeys": limit}
+        if token:
+            page_args["ContinuationToken"] = token
+        try:
+            page = self._s3.list_objects_v2(**page_args)
+        except ClientError as exc:
+            if _code(exc) == "InvalidArgument":  # a forged or expired continuation token
+                from csvprof.errors import InvalidQueryParameter
+
+                raise InvalidQueryParameter("next_token is not valid") from exc
+            raise
+        metas = []
+        for item in page.get("Contents", []):
+            dataset_id = keys.dataset_id_from_meta_key(item["Key"])
+            found = self.load(dataset_id) if dataset_id else None
+            if found is not None:
+                metas.append(found.meta)
+        return metas, page.get("NextContinuationToken")
+
+
+class _StreamingReader(io.RawIOBase):
+    """Adapts botocore's StreamingBody to io.RawIOBase so io.BufferedReader can wrap it."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk: bytes = self._body.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
+
+
+class S3ArtifactStore:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def put_source(self, dataset_id: str, body: bytes, name: str | None) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=keys.raw_key(dataset_id),
+            Body=body,
+            ContentType="text/csv",
+            Metadata=_name_metadata(name),
+            IfNoneMatch="*",  # ids are fresh; never overwrite a source
+        )
+
+    def presign_source_upload(self, dataset_id: str, name: str | None, expires_s: int) -> PresignedUpload:
+        metadata = _name_metadata(name)
+        url = self._s3.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": keys.raw_key(dataset_id),
+                "ContentType": "text/csv",
+                "Metadata": metadata,
+            },
+            ExpiresIn=expires_s,
+        )
+        headers = {"Content-Type": "text/csv", **{f"x-amz-meta-{k}": v for k, v in metadata.items()}}
+        return PresignedUpload(url, headers, datetime.now(UTC) + timedelta(seconds=expires_s))
+
+    def source_info(self, dataset_id: str) -> SourceInfo | None:
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=keys.raw_key(dataset_id))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        name = head.get("Metadata", {}).get(NAME_METADATA)
+        return SourceInfo(size=head["ContentLength"], name=unquote(name) if name else None)
+
+    @contextmanager
+    def open_source(self, dataset_id: str) -> Iterator[BinaryIO]:
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=keys.raw_key(dataset_id))
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise SourceMissing(f"raw/{dataset_id}/source.csv does not exist") from exc
+            raise
+        with io.BufferedReader(_StreamingReader(answer["Body"]), buffer_size=READ_BUFFER) as stream:
+            yield stream  # type: ignore[misc]
+
+    def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
+        body = json.dumps(profile, separators=(",", ":"), allow_nan=False).encode()
+        self._s3.put_object(Bucket=self._bucket, Key=keys.profile_key(dataset_id), Body=body, ContentType=JSON)
+        return len(body)
+
+    def get_profile(self, dataset_id: str) -> bytes | None:
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=keys.profile_key(dataset_id))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return answer["Body"].read()
+
+
+def _name_metadata(name: str | None) -> dict[str, str]:
+    # S3 user metadata must be ASCII: percent-encode the client's file name.
+    return {NAME_METADATA: quote(name, safe="")} if name else {}

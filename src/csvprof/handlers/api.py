@@ -1,0 +1,149 @@
+"""API Lambda: HTTP API (payload 2.0) -> DatasetService. Routing and error mapping only."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csvprof.adapters.clients import s3_client, sqs_client
+from csvprof.adapters.s3 import S3ArtifactStore, S3MetaRepository
+from csvprof.adapters.sqs import SqsWorkQueue
+from csvprof.config import Settings
+from csvprof.contracts.meta import Meta
+from csvprof.contracts.timefmt import format_ts
+from csvprof.domain.datasets import DatasetService
+from csvprof.errors import ApiError, CsvProfError, InternalError, RouteNotFound
+from csvprof.handlers.types import LambdaHandler, lazy_handler
+from csvprof.observability import ApiMetric, for_component
+
+
+def build_service(settings: Settings) -> DatasetService:
+    s3 = s3_client(settings)
+    return DatasetService(
+        metas=S3MetaRepository(s3, settings.bucket),
+        artifacts=S3ArtifactStore(s3, settings.bucket),
+        queue=SqsWorkQueue(
+            sqs_client(settings), {"blue": settings.blue_queue_url, "green": settings.green_queue_url}
+        ),
+        now=lambda: datetime.now(UTC),
+        green_weight=settings.green_weight,
+    )
+
+
+def _json(status: int, body: Any) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _accepted(meta: Meta) -> Response[str]:
+    base = f"/datasets/{meta.dataset_id}"
+    links = {"self": base, "profile": f"{base}/profile"}
+    return _json(202, {"dataset_id": meta.dataset_id, "status": meta.status.value, "links": links})
+
+
+def make_handler(settings: Settings, service: DatasetService | None = None) -> LambdaHandler:
+    svc = service or build_service(settings)
+    obs = for_component("api")
+    app = APIGatewayHttpResolver()
+
+    def body_bytes() -> bytes:
+        event = app.current_event
+        raw = event.body or ""
+        return base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+
+    @app.post("/datasets")
+    def create_dataset() -> Response[str]:
+        body = body_bytes()
+        meta = svc.accept_upload(body, app.current_event.headers.get("content-type"), _query("name"))
+        obs.logger.append_keys(dataset_id=meta.dataset_id)
+        obs.logger.info("dataset accepted", extra={"route": meta.route, "bytes": len(body)})
+        obs.metric(ApiMetric.DATASETS_ACCEPTED, 1)
+        obs.metric(ApiMetric.UPLOAD_BYTES, len(body))
+        return _accepted(meta)
+
+    @app.post("/uploads")
+    def start_upload() -> Response[str]:
+        dataset_id, upload = svc.start_upload(_query("name"))
+        obs.logger.append_keys(dataset_id=dataset_id)
+        obs.logger.info("presigned upload issued")
+        return _json(
+            201,
+            {
+                "dataset_id": dataset_id,
+                "upload": {
+                    "url": upload.url,
+                    "method": "PUT",
+                    "headers": upload.headers,
+                    "expires_at": format_ts(upload.expires_at),
+                },
+                "links": {"complete": f"/uploads/{dataset_id}/complete"},
+            },
+        )
+
+    @app.post("/uploads/<dataset_id>/complete")
+    def complete_upload(dataset_id: str) -> Response[str]:
+        obs.logger.append_keys(dataset_id=dataset_id)
+        meta = svc.complete_upload(dataset_id)
+        obs.logger.info("presigned upload registered", extra={"route": meta.route})
+        obs.metric(ApiMetric.DATASETS_ACCEPTED, 1)
+        obs.metric(ApiMetric.UPLOAD_BYTES, meta.source_bytes)
+        return _accepted(meta)
+
+    @app.get("/datasets")
+    def list_datasets() -> Response[str]:
+        metas, token = svc.list_datasets(_query("limit"), _query("next_token"))
+        return _json(200, {"items": [m.to_dict() for m in metas], "next_token": token})
+
+    @app.get("/datasets/<dataset_id>")
+    def get_dataset(dataset_id: str) -> Response[str]:
+        obs.logger.append_keys(dataset_id=dataset_id)
+        return _json(200, svc.get_meta(dataset_id).to_dict())
+
+    @app.get("/datasets/<dataset_id>/profile")
+    def get_profile(dataset_id: str) -> Response[str]:
+        obs.logger.append_keys(dataset_id=dataset_id)
+        body = svc.get_profile(dataset_id).decode()
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+    def _query(name: str) -> str | None:
+        return app.current_event.get_query_string_value(name)
+
+    @app.not_found
+    def not_found(exc: Exception) -> Response[str]:
+        event = app.current_event
+        return client_error(RouteNotFound(f"no route {event.request_context.http.method} {event.path}"))
+
+    @app.exception_handler(ApiError)
+    def client_error(exc: CsvProfError) -> Response[str]:
+        obs.logger.info("request rejected", extra={"code": exc.code})
+        obs.metric(ApiMetric.REQUESTS_REJECTED, 1)
+        return _json(exc.http_status or 400, exc.as_dict())
+
+    @app.exception_handler(CsvProfError)
+    def registry_error(exc: CsvProfError) -> Response[str]:
+        # Worker codes the API can answer (FILE_TOO_LARGE on a completed upload).
+        if exc.http_status and exc.http_status < 500:
+            return client_error(exc)
+        return server_error(exc)
+
+    @app.exception_handler(Exception)
+    def server_error(exc: Exception) -> Response[str]:
+        # A bug or an AWS outage, never a client mistake: 500 with the registry code, trace logged.
+        obs.logger.exception("unhandled error")
+        return _json(500, InternalError("internal error; see the logs for the request id").as_dict())
+
+    @obs.logger.inject_lambda_context(clear_state=True)
+    @obs.metrics.log_metrics
+    @obs.tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler
+
+
+# The Lambda entry point; the configuration is read on the first invocation (cold start).
+handler = lazy_handler(lambda: make_handler(Settings.from_env()))

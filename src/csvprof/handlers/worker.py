@@ -1,0 +1,88 @@
+"""Worker Lambda: SQS batch -> Worker.process, one record at a time, partial batch responses."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csvprof.adapters.clients import events_client, s3_client
+from csvprof.adapters.eventbridge import EventBridgePublisher
+from csvprof.adapters.s3 import S3ArtifactStore, S3MetaRepository
+from csvprof.config import Settings
+from csvprof.contracts.message import DatasetMessage
+from csvprof.contracts.meta import Status
+from csvprof.domain.processing import Worker
+from csvprof.errors import InternalError
+from csvprof.handlers.types import LambdaHandler, lazy_handler
+from csvprof.observability import WorkerMetric, for_component
+from csvprof.profiler import ArrowProfileEngine, Budget, rss_mb
+
+
+def build_worker(settings: Settings) -> Worker:
+    s3 = s3_client(settings)
+    return Worker(
+        metas=S3MetaRepository(s3, settings.bucket),
+        artifacts=S3ArtifactStore(s3, settings.bucket),
+        events=EventBridgePublisher(events_client(settings), settings.event_bus_name),
+        engine=ArrowProfileEngine(),
+        now=lambda: datetime.now(UTC),
+    )
+
+
+def make_handler(settings: Settings, worker: Worker | None = None) -> LambdaHandler:
+    wk = worker or build_worker(settings)
+    obs = for_component("worker")
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+        message = DatasetMessage.parse(record.body)  # MalformedMessage: poison, retried into the DLQ
+        receive_count = int(record.attributes.approximate_receive_count)
+        obs.logger.append_keys(dataset_id=message.dataset_id, route=message.route)
+        sent_ms = int(record.attributes.sent_timestamp)
+        obs.metric(WorkerMetric.QUEUE_LATENCY_MS, max(0, int(time.time() * 1000) - sent_ms))
+        budget = Budget(
+            limits=settings.limits,
+            remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
+            rss_mb=rss_mb,
+            clock=time.monotonic,
+            now=lambda: datetime.now(UTC),
+        )
+        try:
+            outcome = wk.process(message, receive_count=receive_count, budget=budget)
+        except Exception as exc:
+            if receive_count >= settings.max_receive_count:
+                # The DLQ is next: leave the dataset FAILED, not stuck in PROCESSING.
+                obs.logger.exception("last delivery failed; marking the dataset FAILED")
+                wk.fail(message.dataset_id, InternalError(f"{type(exc).__name__}: {exc}"))
+            raise
+        if not outcome.processed:
+            obs.logger.info("delivery skipped", extra={"status": outcome.meta.status.value})
+        elif outcome.meta.status is Status.READY and outcome.profile is not None:
+            obs.metric(WorkerMetric.PROFILES_SUCCEEDED, 1)
+            obs.metric(WorkerMetric.PROFILE_DURATION_MS, outcome.profile["runtime"]["duration_ms"])
+            obs.metric(WorkerMetric.BYTES_PROFILED, outcome.profile["dataset"]["bytes"])
+            obs.metric(WorkerMetric.ROWS_PROFILED, outcome.profile["dataset"]["rows"])
+            obs.logger.info("dataset profiled", extra={"rows": outcome.profile["dataset"]["rows"]})
+        else:
+            error = outcome.meta.error
+            obs.metric(WorkerMetric.PROFILES_FAILED, 1)
+            obs.logger.warning("dataset failed", extra={"code": error.code if error else None})
+        obs.logger.remove_keys(["dataset_id", "route"])
+
+    @obs.logger.inject_lambda_context(clear_state=True)
+    @obs.metrics.log_metrics
+    @obs.tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return handler
+
+
+handler = lazy_handler(lambda: make_handler(Settings.from_env()))
