@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from csvprof.contracts import keys
+from csvprof.errors import InvalidDatasetId
+from tests.support.contracts import errors
+
+ID = "3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d"
+
+
+def test_keys_follow_the_layout() -> None:
+    assert keys.raw_key(ID) == f"raw/{ID}/source.csv"
+    assert keys.meta_key(ID) == f"meta/{ID}.json"
+    assert keys.profile_key(ID) == f"profiles/{ID}/profile.json"
+
+
+@pytest.mark.parametrize("builder", [keys.raw_key, keys.meta_key, keys.profile_key])
+def test_built_keys_match_the_s3_keys_contract(builder) -> None:  # type: ignore[no-untyped-def]
+    assert errors("s3-keys", builder(keys.new_dataset_id())) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [ID.upper(), "", "../meta/x", ID + "\n", "{" + ID + "}", ID.replace("-", ""), "x" * 36, f"{ID}/../../etc"],
+)
+def test_invalid_ids_are_rejected_before_any_key_is_built(bad: str) -> None:
+    with pytest.raises(InvalidDatasetId):
+        keys.meta_key(bad)
+
+
+@given(st.uuids())
+def test_every_canonical_uuid_round_trips_through_meta_keys(value: uuid.UUID) -> None:
+    dataset_id = str(value)
+    assert keys.dataset_id_from_meta_key(keys.meta_key(dataset_id)) == dataset_id
+
+
+@given(st.text(max_size=60))
+def test_parsing_never_accepts_a_key_the_builder_would_not_make(text: str) -> None:
+    parsed = keys.dataset_id_from_meta_key(text)
+    if parsed is not None:
+        assert keys.meta_key(parsed) == text
+
+
+def test_new_ids_are_lowercase_canonical() -> None:
+    assert keys.validate_dataset_id(keys.new_dataset_id())
