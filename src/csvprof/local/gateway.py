@@ -48,7 +48,7 @@ class HttpResponse:
     body: bytes
 
 
-class InvalidLambdaResponse(Exception):
+class InvalidLambdaResponseError(Exception):
     """The function returned something payload 2.0 cannot map: API Gateway answers 500."""
 
 
@@ -143,15 +143,15 @@ def _trace_id(moment: float) -> str:
 
 
 def map_result(result: Any) -> HttpResponse:
-    """Payload 2.0 response rules; raises InvalidLambdaResponse where API Gateway answers 500."""
+    """Payload 2.0 response rules; raises InvalidLambdaResponseError where API Gateway answers 500."""
     if isinstance(result, dict) and "statusCode" in result:
         status = result["statusCode"]
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-            raise InvalidLambdaResponse(f"statusCode must be an HTTP status, got {status!r}")
+            raise InvalidLambdaResponseError(f"statusCode must be an HTTP status, got {status!r}")
         headers: list[tuple[str, str]] = []
         raw_headers = result.get("headers") or {}
         if not isinstance(raw_headers, dict):
-            raise InvalidLambdaResponse("headers must be an object")
+            raise InvalidLambdaResponseError("headers must be an object")
         headers.extend((str(name), _header_value(value)) for name, value in raw_headers.items())
         for cookie in result.get("cookies") or []:
             headers.append(("Set-Cookie", str(cookie)))
@@ -159,12 +159,12 @@ def map_result(result: Any) -> HttpResponse:
         if body is None:
             payload = b""
         elif not isinstance(body, str):
-            raise InvalidLambdaResponse("body must be a string")
+            raise InvalidLambdaResponseError("body must be a string")
         elif result.get("isBase64Encoded"):
             try:
                 payload = base64.b64decode(body, validate=True)
             except binascii.Error as exc:
-                raise InvalidLambdaResponse("isBase64Encoded body is not base64") from exc
+                raise InvalidLambdaResponseError("isBase64Encoded body is not base64") from exc
         else:
             payload = body.encode()
         return HttpResponse(status, headers, payload)
@@ -191,8 +191,8 @@ def payload_too_large(message: str) -> HttpResponse:
 # --- the server --------------------------------------------------------------------------
 
 
-class RequestTooLarge(Exception):
-    pass
+class RequestTooLargeError(Exception):
+    """The request body exceeds the gateway's payload limit."""
 
 
 class LocalGateway:
@@ -237,7 +237,10 @@ class LocalGateway:
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _request_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="local-gateway", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="local-gateway",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -277,7 +280,7 @@ class LocalGateway:
             try:
                 # A fresh copy, as the function would deserialize it from the invoke payload.
                 future.set_result(self.handler(json.loads(encoded), context))
-            except BaseException as exc:  # handed to the waiting request thread
+            except BaseException as exc:  # noqa: BLE001 - not swallowed: re-raised by future.result()
                 future.set_exception(exc)
 
         threading.Thread(target=run, name=f"{self.function_name}-invoke", daemon=True).start()
@@ -291,9 +294,9 @@ class LocalGateway:
             return _json_response(500, _INTERNAL_ERROR)
         try:
             if len(json.dumps(result)) > LAMBDA_MAX_INVOKE_PAYLOAD_BYTES:
-                raise InvalidLambdaResponse("response exceeds the Lambda payload limit")
+                raise InvalidLambdaResponseError("response exceeds the Lambda payload limit")
             return map_result(result)
-        except (InvalidLambdaResponse, TypeError, ValueError):
+        except (InvalidLambdaResponseError, TypeError, ValueError):
             # TypeError/ValueError: not JSON-serializable, which Lambda reports as a function error.
             return _json_response(500, _INTERNAL_ERROR)
 
@@ -306,7 +309,7 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             try:
                 body = self._read_body()
-            except RequestTooLarge:
+            except RequestTooLargeError:
                 # The body was not read: the connection cannot be reused.
                 self.close_connection = True
                 self._send(
@@ -327,7 +330,7 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
             response.headers.append(("apigw-requestid", event["requestContext"]["requestId"]))
             self._send(response)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle  # noqa: N815
 
         def _read_body(self) -> bytes:
             limit = gateway.max_payload_bytes
@@ -335,7 +338,7 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                 return self._read_chunked(limit)
             length = int(self.headers.get("Content-Length") or 0)
             if length > limit:
-                raise RequestTooLarge
+                raise RequestTooLargeError
             return self.rfile.read(length) if length else b""
 
         def _read_chunked(self, limit: int) -> bytes:
@@ -349,7 +352,7 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                     return b"".join(parts)
                 total += size
                 if total > limit:
-                    raise RequestTooLarge
+                    raise RequestTooLargeError
                 parts.append(self.rfile.read(size))
                 self.rfile.readline()
 

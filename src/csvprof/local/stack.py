@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 # Moto accepts any credentials; these only have to be non-empty for SigV4 signing.
 FAKE_CREDENTIALS = {
@@ -159,8 +160,11 @@ class EmbeddedStack:
         dlq_url = sqs.create_queue(
             QueueName=names["dlq"], Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
         )["QueueUrl"]
-        redrive = {"deadLetterTargetArn": self.queue_arn(names["dlq"]), "maxReceiveCount": SQS_MAX_RECEIVE_COUNT}
-        work_attributes = {
+        redrive = {
+            "deadLetterTargetArn": self.queue_arn(names["dlq"]),
+            "maxReceiveCount": SQS_MAX_RECEIVE_COUNT,
+        }
+        work_attributes: dict[QueueAttributeNameType, str] = {
             "VisibilityTimeout": str(self.visibility_timeout_s),
             "RedrivePolicy": json.dumps(redrive),
         }
@@ -242,13 +246,18 @@ class EmbeddedStack:
     def work_queue_arn(self, route: Route) -> str:
         return self.queue_arn(self.names[route])
 
+    # Variables that would select a profile; unset them along with lambda_environment().
+    PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
     def lambda_environment(self) -> dict[str, str]:
         """The environment a deployed function would see, plus the fake credentials.
 
         For code that builds clients from the default credential chain (the handlers'
         `adapters.clients`): apply it with `csvprof.local.runtime.patched_environ`.
         """
-        return {**self._started().to_env(), **FAKE_CREDENTIALS}
+        # The files point at nothing, so no profile or real key from ~/.aws is picked up.
+        isolation = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        return {**self._started().to_env(), **FAKE_CREDENTIALS, **isolation}
 
     def _config(self) -> Config:
         # Path-style: bucket-name.127.0.0.1 does not resolve, and presigned URLs must work.

@@ -1,0 +1,288 @@
+"""`csvprof` command line: run a file through the embedded local stack, or keep the stack up.
+
+The CLI is a client of the HTTP API like any other: it uploads through the local
+API Gateway, polls the dataset and reads the profile over HTTP (stdlib urllib only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES
+
+EXIT_OK = 0
+EXIT_FAILED = 2
+# Polling interval for GET /datasets/{id}: progress stays lively without flooding the log.
+POLL_INTERVAL_S = 0.25
+HTTP_TIMEOUT_S = 60
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csvprof", description="Profile CSV files with csvprof.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="profile a file through the embedded local stack (moto)")
+    run.add_argument("file", type=Path, help="the CSV file")
+    run.add_argument("--out", type=Path, default=Path("profile.json"), help="where to write the profile JSON")
+    run.add_argument("--green-weight", type=_weight, default=0, help="share of datasets routed green, 0-100")
+    run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for READY or FAILED")
+    run.set_defaults(func=_cmd_run)
+
+    serve = sub.add_parser("serve", help="keep the embedded local stack up until Ctrl-C")
+    serve.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    serve.add_argument(
+        "--green-weight", type=_weight, default=0, help="share of datasets routed green, 0-100"
+    )
+    serve.set_defaults(func=_cmd_serve)
+
+    # --- for the lead: in-process profiling without the stack -----------------------------
+    profile = sub.add_parser("profile", help="profile a file in-process, without the local stack")
+    profile.add_argument("file", type=Path, help="the CSV file")
+    profile.add_argument("--out", type=Path, default=Path("profile.json"), help="where to write the profile")
+    profile.add_argument("--workers", type=int, default=None, help="profiling threads")
+    profile.set_defaults(func=_cmd_profile)
+    return parser
+
+
+def _weight(value: str) -> int:
+    weight = int(value)
+    if not 0 <= weight <= 100:
+        raise argparse.ArgumentTypeError("must be 0-100")
+    return weight
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    """TODO(lead): wire to the profiling engine (csvprof.profiler)."""
+    print("csvprof profile: not wired to the profiling engine yet", file=sys.stderr)
+    return 1
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    source: Path = args.file
+    if not source.is_file():
+        print(f"csvprof: {source}: no such file", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    with _local_runtime(green_weight=args.green_weight) as api_url:
+        client = ApiClient(api_url)
+        accepted = client.upload(source)
+        dataset_id = accepted["dataset_id"]
+        print(f"dataset {dataset_id} accepted ({source.stat().st_size:,} bytes)", file=sys.stderr)
+        meta = _wait_terminal(client, dataset_id, started, args.timeout)
+        if meta["status"] != "READY":
+            error = meta.get("error") or {}
+            print(f"FAILED {error.get('code', 'UNKNOWN')}: {error.get('message', '')}")
+            _print_footer(started)
+            return EXIT_FAILED
+        profile = client.get_json(f"/datasets/{dataset_id}/profile")
+    args.out.write_text(json.dumps(profile, indent=2) + "\n")
+    print(format_summary(profile))
+    print(f"profile written to {args.out}")
+    _print_footer(started)
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    with _local_runtime(green_weight=args.green_weight, port=args.port, quiet_handlers=False) as api_url:
+        print(f"csvprof local API: {api_url}")
+        upload = f"{api_url}/datasets?name=data.csv"
+        print(f"  curl -sS -X POST -H 'content-type: text/csv' --data-binary @data.csv '{upload}'")
+        print(f"  curl -sS {api_url}/datasets/<dataset_id>")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping", file=sys.stderr)
+    return EXIT_OK
+
+
+@contextmanager
+def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = True) -> Iterator[str]:
+    """EmbeddedStack + LocalRuntime with the real handlers; yields the API URL."""
+    # Imported here: the stack needs moto (the `local` extra); `csvprof profile` does not.
+    from csvprof.handlers import api, worker
+    from csvprof.local.runtime import LocalRuntime, patched_environ
+    from csvprof.local.stack import EmbeddedStack
+
+    with EmbeddedStack(green_weight=green_weight) as stack:
+        env = stack.lambda_environment()
+        if quiet_handlers:
+            # Keep stdout for the summary: handler logs at WARNING, no EMF metric lines.
+            env |= {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+        with patched_environ(env, remove=EmbeddedStack.PROFILE_VARIABLES):
+            settings = stack.settings
+            runtime = LocalRuntime(
+                stack, api.make_handler(settings), worker.make_handler(settings), port=port
+            )
+            with runtime:
+                yield runtime.api_url
+
+
+def _wait_terminal(client: ApiClient, dataset_id: str, started: float, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    last_status = ""
+    while True:
+        meta = client.get_json(f"/datasets/{dataset_id}")
+        status = str(meta.get("status"))
+        elapsed = time.monotonic() - started
+        if status != last_status or sys.stderr.isatty():
+            _progress(f"{status:<10} {elapsed:6.1f} s", sys.stderr, overwrite=status == last_status)
+            last_status = status
+        if status in ("READY", "FAILED"):
+            print(file=sys.stderr)
+            return meta
+        if time.monotonic() > deadline:
+            print(file=sys.stderr)
+            raise SystemExit(f"csvprof: gave up after {timeout_s:.0f} s; dataset is {status}")
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _progress(line: str, stream: IO[str], *, overwrite: bool) -> None:
+    if stream.isatty():
+        stream.write(f"\r{line}")
+    else:
+        stream.write(("" if overwrite else "\n") + line)
+    stream.flush()
+
+
+def _print_footer(started: float) -> None:
+    print(f"peak RSS {peak_rss_mb():.1f} MiB, elapsed {time.monotonic() - started:.2f} s")
+
+
+# --- HTTP client -------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+class ApiClient:
+    """The csvprof HTTP API over urllib: direct upload for small files, presigned PUT otherwise."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def upload(self, source: Path) -> dict[str, Any]:
+        name = quote(source.name, safe="")
+        size = source.stat().st_size
+        if size <= MAX_DIRECT_UPLOAD_BYTES:
+            return self._request_json(
+                "POST",
+                f"/datasets?name={name}",
+                body=source.read_bytes(),
+                headers={"Content-Type": "text/csv"},
+            )
+        started = self._request_json("POST", f"/uploads?name={name}")
+        upload = started["upload"]
+        headers = {str(k): str(v) for k, v in (upload.get("headers") or {}).items()}
+        # An explicit length keeps urllib from switching to chunked encoding, which a
+        # presigned S3 PUT does not accept; the file object streams from disk.
+        headers["Content-Length"] = str(size)
+        with source.open("rb") as stream:
+            request = urllib.request.Request(upload["url"], data=stream, headers=headers, method="PUT")  # noqa: S310
+            self._send(request)
+        return self._request_json("POST", started["links"]["complete"])
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        return self._request_json("GET", path)
+
+    def _request_json(
+        self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        url = self.base_url + path
+        request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)  # noqa: S310
+        result: dict[str, Any] = json.loads(self._send(request) or b"{}")
+        return result
+
+    @staticmethod
+    def _send(request: urllib.request.Request) -> bytes:
+        try:
+            # Only http://127.0.0.1 URLs from the local stack reach here.
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
+                data: bytes = response.read()
+                return data
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, exc.read().decode(errors="replace")) from exc
+
+
+# --- formatting --------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def summary_rows(profile: dict[str, Any]) -> list[list[str]]:
+    rows = [["column", "type", "nulls", "distinct", "min", "max", "top value"]]
+    for column in profile.get("columns", []):
+        nulls = int(column.get("null_count") or 0) + int(column.get("empty_count") or 0)
+        distinct = (column.get("distinct") or {}).get("estimate")
+        top_values = column.get("top_values") or []
+        top = f"{_cell(top_values[0].get('value'))} ({top_values[0].get('count')})" if top_values else ""
+        rows.append(
+            [
+                _cell(column.get("name")),
+                _cell(column.get("inferred_type")),
+                f"{nulls:,}",
+                "" if distinct is None else f"{distinct:,}",
+                _cell(column.get("min")),
+                _cell(column.get("max")),
+                top,
+            ]
+        )
+    return rows
+
+
+def format_summary(profile: dict[str, Any]) -> str:
+    dataset = profile.get("dataset") or {}
+    rows, columns = dataset.get("rows"), dataset.get("columns")
+    header = f"{rows if rows is None else format(rows, ',')} rows x {columns} columns"
+    return header + "\n" + format_table(summary_rows(profile))
+
+
+def format_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: Any, width: int = 24) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

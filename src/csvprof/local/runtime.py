@@ -1,0 +1,97 @@
+"""LocalRuntime: the API behind a LocalGateway and the worker behind one poller per work queue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from csvprof.contracts.meta import Route
+from csvprof.limits import API_TIMEOUT_S, WORKER_TIMEOUT_S
+from csvprof.local.gateway import Handler, LocalGateway
+from csvprof.local.poller import SqsPoller
+from csvprof.local.stack import EmbeddedStack
+
+ROUTES: tuple[Route, ...] = ("blue", "green")
+
+
+class LocalRuntime:
+    """Starts the gateway and the blue and green pollers; stops them in reverse order."""
+
+    def __init__(
+        self,
+        stack: EmbeddedStack,
+        api_handler: Handler,
+        worker_handler: Handler,
+        *,
+        port: int = 0,
+        api_timeout_s: float = API_TIMEOUT_S,
+        worker_timeout_s: float = WORKER_TIMEOUT_S,
+    ) -> None:
+        self.stack = stack
+        self.gateway = LocalGateway(api_handler, timeout_s=api_timeout_s, region=stack.region, port=port)
+        self.pollers: dict[Route, SqsPoller] = {}
+        self._worker_handler = worker_handler
+        self._worker_timeout_s = worker_timeout_s
+        self._exit: ExitStack | None = None
+
+    @property
+    def api_url(self) -> str:
+        return self.gateway.url
+
+    def start(self) -> Self:
+        if self._exit is not None:
+            raise RuntimeError("runtime already started")
+        with ExitStack() as exit_stack:
+            # Pollers first, so nothing the API enqueues waits for a poller to appear.
+            for route, url in self.stack.work_queue_urls.items():
+                poller = SqsPoller(
+                    self.stack.sqs(),
+                    url,
+                    self._worker_handler,
+                    function_name=f"csvprof-worker-{route}",
+                    timeout_s=self._worker_timeout_s,
+                    region=self.stack.region,
+                )
+                self.pollers[route] = exit_stack.enter_context(poller)
+            exit_stack.enter_context(self.gateway)
+            self._exit = exit_stack.pop_all()
+        return self
+
+    def stop(self) -> None:
+        exit_stack, self._exit = self._exit, None
+        if exit_stack is not None:
+            exit_stack.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str], remove: tuple[str, ...] = ()) -> Iterator[None]:
+    """Set `values` (and unset `remove`) in os.environ for the block, then restore it.
+
+    For code that reads its target from the environment, as a deployed function does:
+    the handlers' boto3 clients use the default credential chain, and pointing that chain
+    at the fake credentials is what keeps a local run away from the user's real keys.
+    """
+    keys = set(values) | set(remove)
+    saved: dict[str, Any] = {key: os.environ.get(key) for key in keys}
+    try:
+        for key in remove:
+            os.environ.pop(key, None)
+        os.environ.update(values)
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,196 @@
+"""Mergeable summaries fed a whole chunk at a time.
+
+* `HyperLogLog`: distinct counts above the exact threshold. datasketches' `hll_sketch`
+  only takes one value per Python call (100-200 ns each), so strings are hashed
+  in numpy (a polynomial hash over the Arrow data buffer) and registers are
+  updated with `np.maximum.at`. Merge = element-wise max.
+* `FrequentValues`: exact value counts while they fit, then a Misra-Gries
+  summary (mergeable, Agarwal et al. 2012): every reported count is a lower
+  bound, short by at most `max_error`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+U64 = npt.NDArray[np.uint64]
+
+_P: Final = np.uint64(0x100000001B3)  # odd, so it is invertible mod 2**64
+_P_INV: Final = np.uint64(pow(0x100000001B3, -1, 2**64))
+
+
+@functools.lru_cache(maxsize=2)
+def _powers(n: int) -> tuple[U64, U64]:
+    """P**i and P**-i (mod 2**64) for i < n; n is a power of two so the cache stays tiny."""
+    with np.errstate(over="ignore"):
+        fwd = np.multiply.accumulate(np.full(n, _P, dtype=np.uint64))
+        inv = np.multiply.accumulate(np.full(n, _P_INV, dtype=np.uint64))
+    fwd = np.concatenate([np.ones(1, np.uint64), fwd[:-1]])
+    inv = np.concatenate([np.ones(1, np.uint64), inv[:-1]])
+    return fwd, inv
+
+
+def _mix(h: U64) -> U64:
+    """splitmix64 finalizer: spreads the polynomial hash over all 64 bits."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return h ^ (h >> np.uint64(31))
+
+
+def hash_strings(values: Any) -> U64:
+    """64-bit hashes of a pa.StringArray, vectorized: sum(b[i] * P**(i - start)) per value."""
+    arr = values.cast(pa.string()) if values.type != pa.string() else values
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(data_buf, dtype=np.uint8)[lo:hi] if data_buf is not None else np.zeros(0, np.uint8)
+    fwd, inv = _powers(1 << max(10, (hi - lo + 1).bit_length()))
+    with np.errstate(over="ignore"):
+        weighted = (data.astype(np.uint64) + np.uint64(1)) * fwd[: hi - lo]
+        prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(weighted, dtype=np.uint64)])
+        rel = offsets - lo
+        h = (prefix[rel[1:]] - prefix[rel[:-1]]) * inv[rel[:-1]]
+        h = h ^ ((rel[1:] - rel[:-1]).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    return _mix(h)
+
+
+class HyperLogLog:
+    """HyperLogLog over 64-bit hashes; 2**p one-byte registers."""
+
+    __slots__ = ("p", "registers")
+
+    def __init__(self, p: int = 14) -> None:
+        self.p = p
+        self.registers = np.zeros(1 << p, dtype=np.uint8)
+
+    @property
+    def relative_error(self) -> float:
+        """One standard error of the estimate."""
+        return 1.04 / math.sqrt(1 << self.p)
+
+    def update_hashes(self, h: U64) -> None:
+        if len(h) == 0:
+            return
+        shift = np.uint64(64 - self.p)
+        idx = (h >> shift).astype(np.intp)
+        # Rank = leading zeros of the remaining bits + 1; a guard bit caps it at 64 - p + 1.
+        w = (h << np.uint64(self.p)) | (np.uint64(1) << np.uint64(self.p - 1))
+        for s in (1, 2, 4, 8, 16, 32):
+            w |= w >> np.uint64(s)
+        rank = (65 - np.bitwise_count(w)).astype(np.uint8)
+        np.maximum.at(self.registers, idx, rank)
+
+    def update_strings(self, values: Any) -> None:
+        self.update_hashes(hash_strings(values))
+
+    def merge(self, other: HyperLogLog) -> None:
+        np.maximum(self.registers, other.registers, out=self.registers)
+
+    def estimate(self) -> int:
+        m = float(1 << self.p)
+        alpha = 0.7213 / (1 + 1.079 / m)
+        raw = alpha * m * m / float(np.sum(np.ldexp(1.0, -self.registers.astype(np.int32))))
+        zeros = int(np.count_nonzero(self.registers == 0))
+        if raw <= 2.5 * m and zeros:
+            return round(m * math.log(m / zeros))  # linear counting for small cardinalities
+        return round(raw)
+
+
+def _group_sum(values: Any, counts: Any) -> tuple[Any, Any]:
+    table = pa.table({"v": values, "c": counts}).group_by("v").aggregate([("c", "sum")])
+    return table.column("v").combine_chunks(), table.column("c_sum").combine_chunks()
+
+
+class FrequentValues:
+    """Value counts: exact up to `exact_limit` distinct values / `max_bytes`, then Misra-Gries."""
+
+    __slots__ = ("counts", "exact_limit", "hll", "max_bytes", "max_error", "total", "values", "width")
+
+    def __init__(self, exact_limit: int = 10_000, width: int = 1_024, max_bytes: int = 4 << 20) -> None:
+        self.exact_limit = exact_limit
+        self.width = width
+        self.max_bytes = max_bytes
+        self.values: Any = pa.array([], type=pa.string())
+        self.counts: Any = pa.array([], type=pa.int64())
+        self.max_error = 0  # every count may be short by up to this much
+        self.total = 0
+        self.hll: HyperLogLog | None = None  # set once the table stops being exact
+
+    @property
+    def exact(self) -> bool:
+        return self.hll is None
+
+    def update(self, values: Any) -> None:
+        """Add a chunk of (non-null, non-empty) values."""
+        if len(values) == 0:
+            return
+        vc = pc.value_counts(values)
+        self._absorb(vc.field("values"), vc.field("counts"), len(values))
+
+    def merge(self, other: FrequentValues) -> None:
+        if other.hll is not None:
+            if self.hll is None:
+                self._go_approximate()
+            assert self.hll is not None
+            self.hll.merge(other.hll)
+        self.max_error += other.max_error
+        self._absorb(other.values, other.counts, other.total)
+
+    def _absorb(self, values: Any, counts: Any, total: int) -> None:
+        self.total += total
+        if self.hll is not None:
+            self.hll.update_strings(values)
+        if len(self.values):
+            values, counts = _group_sum(pa.concat_arrays([self.values, values]), pa.concat_arrays([self.counts, counts]))
+        self.values, self.counts = values, counts
+        if self.hll is None and (len(values) > self.exact_limit or values.nbytes > self.max_bytes):
+            self._go_approximate()
+        if self.hll is not None:
+            self._prune()
+
+    def _go_approximate(self) -> None:
+        self.hll = HyperLogLog()
+        self.hll.update_strings(self.values)
+
+    def _prune(self) -> None:
+        """Misra-Gries step: subtract the first count that does not fit, drop what hits zero."""
+        n = len(self.values)
+        if n <= self.width and self.values.nbytes <= self.max_bytes:
+            return
+        counts = self.counts.to_numpy()
+        order = np.argsort(-counts, kind="stable")
+        sizes = pc.binary_length(self.values).to_numpy()[order].cumsum()
+        keep = min(self.width, max(1, int(np.searchsorted(sizes, self.max_bytes, side="right"))))
+        if keep >= n:
+            return
+        cut = int(counts[order[keep]])
+        survivors = counts > cut
+        self.values = self.values.filter(pa.array(survivors))
+        self.counts = pa.array(counts[survivors] - cut)
+        self.max_error += cut
+
+    def distinct(self) -> tuple[int, bool, float]:
+        """(estimate, approximate, relative standard error)."""
+        if self.hll is None:
+            return len(self.values), False, 0.0
+        return max(self.hll.estimate(), len(self.values)), True, self.hll.relative_error
+
+    def top(self, k: int = 10) -> list[tuple[str, int]]:
+        """The k largest counts, ties broken by value so output is deterministic."""
+        if len(self.values) == 0:
+            return []
+        table = pa.table({"v": self.values, "c": self.counts})
+        idx = pc.sort_indices(table, sort_keys=[("c", "descending"), ("v", "ascending")])[:k]
+        picked = table.take(idx)
+        return list(zip(picked.column("v").to_pylist(), picked.column("c").to_pylist(), strict=True))
