@@ -17,7 +17,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 def object_schemas(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every subschema that declares an object with properties."""
     if isinstance(node, dict):
-        if node.get("type") == "object" or "properties" in node and "if" not in node:
+        if node.get("type") == "object" or ("properties" in node and "if" not in node):
             if "properties" in node:
                 yield where, node
         for key, value in node.items():
@@ -39,7 +39,8 @@ def test_schema_documents_itself(path: Path) -> None:
     for where, obj in object_schemas(schema):
         assert "additionalProperties" in obj, f"{where}: set additionalProperties on purpose"
         for prop, sub in obj["properties"].items():
-            assert isinstance(sub, dict) and sub.get("description"), f"{where}/{prop}: no description"
+            assert isinstance(sub, dict), f"{where}/{prop}: not a schema"
+            assert sub.get("description"), f"{where}/{prop}: no description"
 
 
 def test_ids_are_unique() -> None:

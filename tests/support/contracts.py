@@ -46,7 +46,9 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def errors(name: str, instance: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator(name).iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator(name).iter_errors(instance)
+    ]
 
 
 def assert_valid(name: str, instance: Any) -> None:

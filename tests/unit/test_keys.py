@@ -26,7 +26,16 @@ def test_built_keys_match_the_s3_keys_contract(builder) -> None:  # type: ignore
 
 @pytest.mark.parametrize(
     "bad",
-    [ID.upper(), "", "../meta/x", ID + "\n", "{" + ID + "}", ID.replace("-", ""), "x" * 36, f"{ID}/../../etc"],
+    [
+        ID.upper(),
+        "",
+        "../meta/x",
+        ID + "\n",
+        "{" + ID + "}",
+        ID.replace("-", ""),
+        "x" * 36,
+        f"{ID}/../../etc",
+    ],
 )
 def test_invalid_ids_are_rejected_before_any_key_is_built(bad: str) -> None:
     with pytest.raises(InvalidDatasetId):

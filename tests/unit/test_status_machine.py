@@ -75,7 +75,11 @@ def test_forbidden_transitions_raise(move) -> None:  # type: ignore[no-untyped-d
 
 def test_reclaim_counts_an_attempt_without_changing_status() -> None:
     again = uploaded().start(at(1)).reclaim(at(5))
-    assert (again.status, again.attempts, again.started_at) == (Status.PROCESSING, 2, "2026-11-25T10:00:01.000Z")
+    assert (again.status, again.attempts, again.started_at) == (
+        Status.PROCESSING,
+        2,
+        "2026-11-25T10:00:01.000Z",
+    )
 
 
 def test_wire_round_trip() -> None:

@@ -1,4 +1,8 @@
-"""boto3 clients for a target: real AWS (endpoint None) or an emulator endpoint."""
+"""boto3 clients for a target: real AWS (endpoint None) or an emulator endpoint.
+
+`session` is None in Lambda (the function role's credentials); the local stack passes
+its own session with fake credentials so a local run never touches a real account.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +25,19 @@ def _config(settings: Settings) -> Config:
     return Config(region_name=settings.region, retries={"mode": "standard"}, s3=s3)  # type: ignore[arg-type]
 
 
-def s3_client(settings: Settings) -> S3Client:
-    return boto3.client("s3", endpoint_url=settings.endpoint_url, config=_config(settings))
+def s3_client(settings: Settings, session: boto3.Session | None = None) -> S3Client:
+    return (session or boto3.Session()).client(
+        "s3", endpoint_url=settings.endpoint_url, config=_config(settings)
+    )
 
 
-def sqs_client(settings: Settings) -> SQSClient:
-    return boto3.client("sqs", endpoint_url=settings.endpoint_url, config=_config(settings))
+def sqs_client(settings: Settings, session: boto3.Session | None = None) -> SQSClient:
+    return (session or boto3.Session()).client(
+        "sqs", endpoint_url=settings.endpoint_url, config=_config(settings)
+    )
 
 
-def events_client(settings: Settings) -> EventBridgeClient:
-    return boto3.client("events", endpoint_url=settings.endpoint_url, config=_config(settings))
+def events_client(settings: Settings, session: boto3.Session | None = None) -> EventBridgeClient:
+    return (session or boto3.Session()).client(
+        "events", endpoint_url=settings.endpoint_url, config=_config(settings)
+    )

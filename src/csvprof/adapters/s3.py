@@ -169,11 +169,13 @@ class S3ArtifactStore:
                 raise SourceMissing(f"raw/{dataset_id}/source.csv does not exist") from exc
             raise
         with io.BufferedReader(_StreamingReader(answer["Body"]), buffer_size=READ_BUFFER) as stream:
-            yield stream  # type: ignore[misc]
+            yield stream
 
     def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
         body = json.dumps(profile, separators=(",", ":"), allow_nan=False).encode()
-        self._s3.put_object(Bucket=self._bucket, Key=keys.profile_key(dataset_id), Body=body, ContentType=JSON)
+        self._s3.put_object(
+            Bucket=self._bucket, Key=keys.profile_key(dataset_id), Body=body, ContentType=JSON
+        )
         return len(body)
 
     def get_profile(self, dataset_id: str) -> bytes | None:

@@ -72,7 +72,9 @@ class Meta:
     schema_version: str = SCHEMA_VERSION
 
     @classmethod
-    def new(cls, dataset_id: str, *, name: str | None, route: Route, source_bytes: int, now: datetime) -> Meta:
+    def new(
+        cls, dataset_id: str, *, name: str | None, route: Route, source_bytes: int, now: datetime
+    ) -> Meta:
         ts = format_ts(now)
         return cls(
             dataset_id=dataset_id,

@@ -112,7 +112,9 @@ class DatasetService:
         meta = self.get_meta(dataset_id)
         if meta.status is not Status.READY:
             detail = f" ({meta.error.code})" if meta.error else ""
-            raise ProfileNotReady(f"dataset {dataset_id} is {meta.status}{detail}; the profile exists once READY")
+            raise ProfileNotReady(
+                f"dataset {dataset_id} is {meta.status}{detail}; the profile exists once READY"
+            )
         body = self.artifacts.get_profile(dataset_id)
         if body is None:  # READY promises a profile; a missing one is a bug, not a client mistake
             raise RuntimeError(f"dataset {dataset_id} is READY but its profile is missing")
@@ -126,7 +128,9 @@ def check_media_type(content_type: str | None) -> None:
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in CSV_MEDIA_TYPES:
         allowed = ", ".join(sorted(CSV_MEDIA_TYPES))
-        raise UnsupportedMediaType(f"Content-Type {media or '(none)'!r} is not accepted; use one of {allowed}")
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not accepted; use one of {allowed}"
+        )
 
 
 def check_name(name: str | None) -> str | None:

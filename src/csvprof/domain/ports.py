@@ -79,5 +79,3 @@ class EventPublisher(Protocol):
 
 class ProfileEngine(Protocol):
     def profile(self, source: BinaryIO, *, size: int | None, budget: Budget) -> dict[str, Any]: ...
-
-

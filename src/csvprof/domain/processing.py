@@ -74,7 +74,9 @@ class Worker:
             return Outcome(self._finish_failed(dataset_id, exc), processed=True)
 
         self.artifacts.put_profile(dataset_id, profile)
-        meta = update_meta(self.metas, dataset_id, lambda m: None if m.status.terminal else m.ready(self.now()))
+        meta = update_meta(
+            self.metas, dataset_id, lambda m: None if m.status.terminal else m.ready(self.now())
+        )
         summary = {
             "rows": profile["dataset"]["rows"],
             "columns": profile["dataset"]["columns"],
@@ -93,7 +95,9 @@ class Worker:
         if info is None:
             raise SourceMissing(f"raw/{dataset_id}/source.csv does not exist")
         if info.size > budget.limits.max_source_bytes:
-            raise FileTooLarge(f"the source is {info.size} bytes; the limit is {budget.limits.max_source_bytes}")
+            raise FileTooLarge(
+                f"the source is {info.size} bytes; the limit is {budget.limits.max_source_bytes}"
+            )
         try:
             with self.artifacts.open_source(dataset_id) as stream:
                 profile = self.engine.profile(stream, size=info.size, budget=budget)

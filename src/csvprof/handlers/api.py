@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,17 +19,18 @@ from csvprof.contracts.meta import Meta
 from csvprof.contracts.timefmt import format_ts
 from csvprof.domain.datasets import DatasetService
 from csvprof.errors import ApiError, CsvProfError, InternalError, RouteNotFound
-from csvprof.handlers.types import LambdaHandler, lazy_handler
+from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import ApiMetric, for_component
 
 
-def build_service(settings: Settings) -> DatasetService:
-    s3 = s3_client(settings)
+def build_service(settings: Settings, session: boto3.Session | None = None) -> DatasetService:
+    s3 = s3_client(settings, session)
     return DatasetService(
         metas=S3MetaRepository(s3, settings.bucket),
         artifacts=S3ArtifactStore(s3, settings.bucket),
         queue=SqsWorkQueue(
-            sqs_client(settings), {"blue": settings.blue_queue_url, "green": settings.green_queue_url}
+            sqs_client(settings, session),
+            {"blue": settings.blue_queue_url, "green": settings.green_queue_url},
         ),
         now=lambda: datetime.now(UTC),
         green_weight=settings.green_weight,
@@ -45,8 +47,8 @@ def _accepted(meta: Meta) -> Response[str]:
     return _json(202, {"dataset_id": meta.dataset_id, "status": meta.status.value, "links": links})
 
 
-def make_handler(settings: Settings, service: DatasetService | None = None) -> LambdaHandler:
-    svc = service or build_service(settings)
+def make_handler(settings: Settings, session: boto3.Session | None = None) -> LambdaHandler:
+    svc = build_service(settings, session)
     obs = for_component("api")
     app = APIGatewayHttpResolver()
 
@@ -112,37 +114,35 @@ def make_handler(settings: Settings, service: DatasetService | None = None) -> L
     def _query(name: str) -> str | None:
         return app.current_event.get_query_string_value(name)
 
-    @app.not_found
-    def not_found(exc: Exception) -> Response[str]:
-        event = app.current_event
-        return client_error(RouteNotFound(f"no route {event.request_context.http.method} {event.path}"))
-
-    @app.exception_handler(ApiError)
     def client_error(exc: CsvProfError) -> Response[str]:
         obs.logger.info("request rejected", extra={"code": exc.code})
         obs.metric(ApiMetric.REQUESTS_REJECTED, 1)
         return _json(exc.http_status or 400, exc.as_dict())
 
-    @app.exception_handler(CsvProfError)
     def registry_error(exc: CsvProfError) -> Response[str]:
         # Worker codes the API can answer (FILE_TOO_LARGE on a completed upload).
         if exc.http_status and exc.http_status < 500:
             return client_error(exc)
         return server_error(exc)
 
-    @app.exception_handler(Exception)
     def server_error(exc: Exception) -> Response[str]:
         # A bug or an AWS outage, never a client mistake: 500 with the registry code, trace logged.
         obs.logger.exception("unhandled error")
         return _json(500, InternalError("internal error; see the logs for the request id").as_dict())
 
-    @obs.logger.inject_lambda_context(clear_state=True)
-    @obs.metrics.log_metrics
-    @obs.tracer.capture_lambda_handler
+    def not_found(exc: Exception) -> Response[str]:
+        http = app.current_event.request_context.http
+        return client_error(RouteNotFound(f"no route {http.method} {http.path}"))
+
+    app.exception_handler(ApiError)(client_error)
+    app.exception_handler(CsvProfError)(registry_error)
+    app.exception_handler(Exception)(server_error)
+    app.not_found(not_found)
+
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 
-    return handler
+    return instrumented(obs, handler)
 
 
 # The Lambda entry point; the configuration is read on the first invocation (cold start).

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from csvprof.observability import Observability
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -18,3 +21,10 @@ def lazy_handler(build: Callable[[], LambdaHandler]) -> LambdaHandler:
         return built[0](event, context)
 
     return handler
+
+
+def instrumented(obs: Observability, handler: LambdaHandler) -> LambdaHandler:
+    """The Powertools wrappers both functions share: context-aware logs, EMF flush, tracing."""
+    traced = obs.tracer.capture_lambda_handler(handler)
+    measured = obs.metrics.log_metrics(traced)
+    return cast(LambdaHandler, obs.logger.inject_lambda_context(measured, clear_state=True))

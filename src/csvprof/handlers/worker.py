@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,24 +19,24 @@ from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Status
 from csvprof.domain.processing import Worker
 from csvprof.errors import InternalError
-from csvprof.handlers.types import LambdaHandler, lazy_handler
+from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import WorkerMetric, for_component
 from csvprof.profiler import ArrowProfileEngine, Budget, rss_mb
 
 
-def build_worker(settings: Settings) -> Worker:
-    s3 = s3_client(settings)
+def build_worker(settings: Settings, session: boto3.Session | None = None) -> Worker:
+    s3 = s3_client(settings, session)
     return Worker(
         metas=S3MetaRepository(s3, settings.bucket),
         artifacts=S3ArtifactStore(s3, settings.bucket),
-        events=EventBridgePublisher(events_client(settings), settings.event_bus_name),
+        events=EventBridgePublisher(events_client(settings, session), settings.event_bus_name),
         engine=ArrowProfileEngine(),
         now=lambda: datetime.now(UTC),
     )
 
 
-def make_handler(settings: Settings, worker: Worker | None = None) -> LambdaHandler:
-    wk = worker or build_worker(settings)
+def make_handler(settings: Settings, session: boto3.Session | None = None) -> LambdaHandler:
+    wk = build_worker(settings, session)
     obs = for_component("worker")
     processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -59,6 +60,7 @@ def make_handler(settings: Settings, worker: Worker | None = None) -> LambdaHand
                 # The DLQ is next: leave the dataset FAILED, not stuck in PROCESSING.
                 obs.logger.exception("last delivery failed; marking the dataset FAILED")
                 wk.fail(message.dataset_id, InternalError(f"{type(exc).__name__}: {exc}"))
+                obs.metric(WorkerMetric.PROFILES_FAILED, 1)
             raise
         if not outcome.processed:
             obs.logger.info("delivery skipped", extra={"status": outcome.meta.status.value})
@@ -74,15 +76,14 @@ def make_handler(settings: Settings, worker: Worker | None = None) -> LambdaHand
             obs.logger.warning("dataset failed", extra={"code": error.code if error else None})
         obs.logger.remove_keys(["dataset_id", "route"])
 
-    @obs.logger.inject_lambda_context(clear_state=True)
-    @obs.metrics.log_metrics
-    @obs.tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
         )
 
-    return handler
+    return instrumented(obs, handler)
 
 
 handler = lazy_handler(lambda: make_handler(Settings.from_env()))

@@ -26,9 +26,9 @@ _P: Final = np.uint64(0x100000001B3)  # odd, so it is invertible mod 2**64
 _P_INV: Final = np.uint64(pow(0x100000001B3, -1, 2**64))
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=16)
 def _powers(n: int) -> tuple[U64, U64]:
-    """P**i and P**-i (mod 2**64) for i < n; n is a power of two so the cache stays tiny."""
+    """P**i and P**-i (mod 2**64) for i < n; n is a power of two, so few sizes are ever cached."""
     with np.errstate(over="ignore"):
         fwd = np.multiply.accumulate(np.full(n, _P, dtype=np.uint64))
         inv = np.multiply.accumulate(np.full(n, _P_INV, dtype=np.uint64))
@@ -115,7 +115,10 @@ def _group_sum(values: Any, counts: Any) -> tuple[Any, Any]:
 class FrequentValues:
     """Value counts: exact up to `exact_limit` distinct values / `max_bytes`, then Misra-Gries."""
 
-    __slots__ = ("counts", "exact_limit", "hll", "max_bytes", "max_error", "total", "values", "width")
+    __slots__ = (
+        "counts", "exact_limit", "hll", "max_bytes", "max_error", "pending", "pending_bytes", "total", "values",
+        "width",
+    )  # fmt: skip
 
     def __init__(self, exact_limit: int = 10_000, width: int = 1_024, max_bytes: int = 4 << 20) -> None:
         self.exact_limit = exact_limit
@@ -126,9 +129,13 @@ class FrequentValues:
         self.max_error = 0  # every count may be short by up to this much
         self.total = 0
         self.hll: HyperLogLog | None = None  # set once the table stops being exact
+        # Per-chunk value counts not yet folded in: one group-by per many chunks is far cheaper.
+        self.pending: list[Any] = []
+        self.pending_bytes = 0
 
     @property
     def exact(self) -> bool:
+        self.flush()
         return self.hll is None
 
     def update(self, values: Any) -> None:
@@ -136,9 +143,23 @@ class FrequentValues:
         if len(values) == 0:
             return
         vc = pc.value_counts(values)
-        self._absorb(vc.field("values"), vc.field("counts"), len(values))
+        self.pending.append(vc)
+        self.pending_bytes += vc.nbytes
+        self.total += len(values)
+        if self.pending_bytes > self.max_bytes // 2 or len(self.pending) >= 32:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        vcs, self.pending, self.pending_bytes = self.pending, [], 0
+        values = pa.concat_arrays([vc.field("values") for vc in vcs])
+        counts = pa.concat_arrays([vc.field("counts") for vc in vcs])
+        self._absorb(values, counts, 0, grouped=len(vcs) == 1)
 
     def merge(self, other: FrequentValues) -> None:
+        self.flush()
+        other.flush()
         if other.hll is not None:
             if self.hll is None:
                 self._go_approximate()
@@ -147,12 +168,16 @@ class FrequentValues:
         self.max_error += other.max_error
         self._absorb(other.values, other.counts, other.total)
 
-    def _absorb(self, values: Any, counts: Any, total: int) -> None:
+    def _absorb(self, values: Any, counts: Any, total: int, grouped: bool = True) -> None:
+        """Fold in (value, count) pairs; `grouped` says the values are already distinct."""
         self.total += total
+        if len(self.values):
+            values, counts = pa.concat_arrays([self.values, values]), pa.concat_arrays([self.counts, counts])
+            grouped = False
+        if not grouped:
+            values, counts = _group_sum(values, counts)
         if self.hll is not None:
             self.hll.update_strings(values)
-        if len(self.values):
-            values, counts = _group_sum(pa.concat_arrays([self.values, values]), pa.concat_arrays([self.counts, counts]))
         self.values, self.counts = values, counts
         if self.hll is None and (len(values) > self.exact_limit or values.nbytes > self.max_bytes):
             self._go_approximate()
@@ -182,12 +207,14 @@ class FrequentValues:
 
     def distinct(self) -> tuple[int, bool, float]:
         """(estimate, approximate, relative standard error)."""
+        self.flush()
         if self.hll is None:
             return len(self.values), False, 0.0
         return max(self.hll.estimate(), len(self.values)), True, self.hll.relative_error
 
     def top(self, k: int = 10) -> list[tuple[str, int]]:
         """The k largest counts, ties broken by value so output is deterministic."""
+        self.flush()
         if len(self.values) == 0:
             return []
         table = pa.table({"v": self.values, "c": self.counts})

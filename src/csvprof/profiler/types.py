@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -32,6 +33,11 @@ DATETIME_RE: Final = (
     "^" + _YMD + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 )
 
+_DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+# One RE2 pass that rules out every typed reading: most cells of a text column fail at the first character.
+_ANY_TYPED_RE: Final = "|".join(f"(?:{p})" for p in (INTEGER_RE, DECIMAL_RE, DATE_RE, DATETIME_RE)) + (
+    "|^(?:" + "|".join(BOOLEAN_WORDS) + ")$"
+)
 _NULL_SET: Final = pa.array(NULL_MARKERS, type=pa.string())
 _BOOL_SET: Final = pa.array(BOOLEAN_WORDS, type=pa.string())
 
@@ -59,26 +65,34 @@ def _is_boolean(values: Any) -> Any:
 
 
 def _valid_calendar_day(ymd: Any) -> Any:
-    """Regexes cap days at 31; reject Feb 30 and friends by a parse/format round trip.
+    """Regexes cap days at 31; reject Feb 30, Apr 31 and Feb 29 outside leap years.
 
-    Arrow's strptime rolls 2021-02-29 over to 03-01, so a value is valid when
-    formatting it back gives the same text. Only days 29-31 can be wrong.
+    Only days 29-31 can be wrong, so only those are parsed (Arrow's strptime
+    would roll 2021-02-29 over to 03-01 instead of failing).
     """
     late = pc.match_substring_regex(ymd, pattern=r"-(29|3[01])$")
-    if not pc.any(late).as_py():
-        return pc.invert(late)  # all False -> all valid
-    parsed = pc.strptime(ymd, format="%Y-%m-%d", unit="s", error_is_null=True)
-    same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), ymd), False)
-    return pc.or_(pc.invert(late), same)
+    if late.true_count == 0:
+        return pc.invert(late)  # all valid
+    parts = ymd.filter(late)
+    year, month, day = (
+        pc.cast(pc.utf8_slice_codeunits(parts, a, b), pa.int32()).to_numpy() for a, b in ((0, 4), (5, 7), (8, 10))
+    )
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days_in_month = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    valid = np.ones(len(ymd), dtype=bool)
+    valid[np.flatnonzero(late.to_numpy(zero_copy_only=False))] = day <= days_in_month
+    return pa.array(valid)
 
 
 def _is_date(values: Any) -> Any:
     shape = pc.match_substring_regex(values, pattern=DATE_RE)
-    return pc.and_(shape, _valid_calendar_day(values))
+    return shape if shape.true_count == 0 else pc.and_(shape, _valid_calendar_day(values))
 
 
 def _is_datetime(values: Any) -> Any:
     shape = pc.match_substring_regex(values, pattern=DATETIME_RE)
+    if shape.true_count == 0:
+        return shape
     return pc.and_(shape, _valid_calendar_day(pc.utf8_slice_codeunits(values, 0, 10)))
 
 
@@ -110,9 +124,19 @@ def classify(values: Any, hint: str | None = None) -> ClassifiedChunk:
         order.remove(hint)
         order.insert(0, hint)
     rest = present
-    for name in order:
+    union_step = 1 if hint in _MATCHERS else 0
+    for step, name in enumerate(order):
         if len(rest) == 0:
             break
+        if step == union_step:  # the hint missed some: drop what no type can match, in one pass
+            maybe = pc.match_substring_regex(rest, pattern=_ANY_TYPED_RE)
+            typed = maybe.true_count
+            chunk.counts["string"] += len(rest) - typed
+            if typed == 0:
+                rest = rest.slice(0, 0)
+                break
+            if typed < len(rest):
+                rest = rest.filter(maybe)
         mask = _MATCHERS[name](rest)
         hits = mask.true_count
         if hits == 0:
