@@ -17,9 +17,8 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 def object_schemas(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every subschema that declares an object with properties."""
     if isinstance(node, dict):
-        if node.get("type") == "object" or ("properties" in node and "if" not in node):
-            if "properties" in node:
-                yield where, node
+        if "properties" in node:
+            yield where, node
         for key, value in node.items():
             if key in ("if", "then", "else"):  # conditionals narrow, they declare nothing new
                 continue

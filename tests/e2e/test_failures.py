@@ -37,7 +37,9 @@ def failure_event(stack: EmbeddedStack, dataset_id: str, seen: list[dict[str, An
     ],
     ids=["binary", "unterminated-quote", "whitespace-only"],
 )
-def test_malformed_csv_fails_with_its_code_and_event(http: HttpApi, stack: EmbeddedStack, body: bytes, code: str) -> None:
+def test_malformed_csv_fails_with_its_code_and_event(
+    http: HttpApi, stack: EmbeddedStack, body: bytes, code: str
+) -> None:
     dataset_id = http.upload(body).json()["dataset_id"]
     meta = http.wait_terminal(dataset_id)
     assert_valid("meta", meta)
@@ -73,7 +75,10 @@ def test_message_for_a_missing_source_fails_source_missing(http: HttpApi, stack:
 def fast_retry_runtime() -> Iterator[tuple[EmbeddedStack, LocalRuntime]]:
     # A 1 s visibility timeout lets three receives happen within the test.
     with EmbeddedStack(visibility_timeout_s=1) as fast:
-        handlers = (api.make_handler(fast.settings, fast.session), worker.make_handler(fast.settings, fast.session))
+        handlers = (
+            api.make_handler(fast.settings, fast.session),
+            worker.make_handler(fast.settings, fast.session),
+        )
         with LocalRuntime(fast, *handlers) as running:
             yield fast, running
 

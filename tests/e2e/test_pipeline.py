@@ -16,7 +16,9 @@ def events_for(stack: EmbeddedStack, dataset_id: str, seen: list[dict[str, Any]]
     return [e for e in seen if e["detail"]["dataset_id"] == dataset_id]
 
 
-def test_upload_reaches_ready_with_a_valid_profile(http: HttpApi, stack: EmbeddedStack, orders_csv: bytes) -> None:
+def test_upload_reaches_ready_with_a_valid_profile(
+    http: HttpApi, stack: EmbeddedStack, orders_csv: bytes
+) -> None:
     # Given a realistic CSV, When it is uploaded through the HTTP API
     accepted = http.upload(orders_csv, name="orders.csv")
     assert accepted.status == 202

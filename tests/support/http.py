@@ -24,8 +24,12 @@ class Answer:
 class HttpApi:
     base_url: str
 
-    def call(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
-        request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers or {})
+    def call(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
+        request = urllib.request.Request(
+            self.base_url + path, data=body, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback URL
                 return Answer(response.status, dict(response.headers), response.read())

@@ -9,6 +9,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,9 +59,10 @@ def serve() -> Iterator[Callable[..., LocalGateway]]:
 def call(
     url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    # Only the gateway's http://127.0.0.1 URLs reach here.
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return response.status, dict(response.headers.items()), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers.items()), exc.read()
@@ -215,8 +217,7 @@ def test_structured_response_maps_status_headers_cookies_and_base64_body(
         "isBase64Encoded": True,
     }
     gateway = serve(Recorder(result))
-    request = urllib.request.Request(f"{gateway.url}/x")
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(f"{gateway.url}/x", timeout=10) as response:  # noqa: S310
         assert response.status == 201
         assert response.read() == b"\x00\x01binary"
         assert response.headers["content-type"] == "application/octet-stream"
@@ -330,3 +331,33 @@ def test_body_under_10_mb_but_over_the_lambda_invoke_limit_is_a_413(
     assert status == 413
     assert json.loads(body)["code"] == "PAYLOAD_TOO_LARGE"
     assert recorder.events == []
+
+
+# --- the sample events ------------------------------------------------------------------------
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+@pytest.mark.parametrize(
+    ("sample", "method", "path", "body"),
+    [
+        ("apigw_v2_post_dataset.json", "POST", "/datasets?name=sales.csv", b"id\n1\n"),
+        ("apigw_v2_get_dataset.json", "GET", "/datasets/3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d", None),
+    ],
+)
+def test_gateway_event_has_the_shape_of_the_sample_event(
+    serve: Callable[..., LocalGateway], sample: str, method: str, path: str, body: bytes | None
+) -> None:
+    # The samples are what a deployed HTTP API (AWS_IAM auth) sends; the gateway builds the
+    # same keys, except the authorizer block it does not emulate.
+    expected = json.loads((EVENTS / sample).read_text())
+    recorder = Recorder()
+    gateway = serve(recorder)
+
+    call(f"{gateway.url}{path}", method, body)
+
+    (event,) = recorder.events
+    assert set(event) == set(expected)
+    assert set(event["requestContext"]) == set(expected["requestContext"]) - {"authorizer"}
+    assert set(event["requestContext"]["http"]) == set(expected["requestContext"]["http"])
+    assert event["isBase64Encoded"] == expected["isBase64Encoded"]

@@ -8,6 +8,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -239,11 +240,32 @@ def test_runtime_wires_api_queue_and_worker(stack: EmbeddedStack, sqs: SQSClient
 
     # When a request goes through the runtime's gateway
     with LocalRuntime(stack, api, worker) as runtime:
-        request = urllib.request.Request(f"{runtime.api_url}/datasets?n=1", data=b"x", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        url = f"{runtime.api_url}/datasets?n=1"
+        request = urllib.request.Request(url, data=b"x", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             assert response.status == 202
         wait_for(lambda: worker.records, what="the worker")
 
     # Then the green poller delivered the message from the green queue
     assert worker.records[0]["body"] == "n=1"
     assert worker.records[0]["eventSourceARN"] == stack.work_queue_arn("green")
+
+
+def test_poller_event_has_the_shape_of_the_sample_event(stack: EmbeddedStack, sqs: SQSClient) -> None:
+    expected = json.loads(
+        (Path(__file__).resolve().parent.parent / "events" / "sqs_dataset_message.json").read_text()
+    )
+    url = stack.work_queue_urls["blue"]
+    sample = expected["Records"][0]
+    attributes: Any = {"route": {"DataType": "String", "StringValue": "blue"}}
+    sqs.send_message(QueueUrl=url, MessageBody=sample["body"], MessageAttributes=attributes)
+    worker = Worker()
+
+    wait_for(SqsPoller(sqs, url, worker, region=stack.region).poll_once, what="a batch")
+
+    (record,) = worker.records
+    assert set(record) == set(sample)
+    assert set(record["attributes"]) == set(sample["attributes"])
+    assert record["messageAttributes"] == sample["messageAttributes"]
+    assert record["md5OfBody"] == sample["md5OfBody"]
+    assert record["md5OfMessageAttributes"] == sample["md5OfMessageAttributes"]

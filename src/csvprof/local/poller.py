@@ -176,6 +176,10 @@ class SqsPoller:
         self._thread.start()
         return self
 
+    def request_stop(self) -> None:
+        """Ask the thread to stop after the current receive; stop() waits for it."""
+        self._stop.set()
+
     def stop(self, timeout_s: float | None = None) -> None:
         """Stop polling; waits for the current receive (≤ wait_time_s) and invocation."""
         self._stop.set()

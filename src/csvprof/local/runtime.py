@@ -62,6 +62,9 @@ class LocalRuntime:
 
     def stop(self) -> None:
         exit_stack, self._exit = self._exit, None
+        # Signal every poller first so their last long polls run out together, not in turn.
+        for poller in self.pollers.values():
+            poller.request_stop()
         if exit_stack is not None:
             exit_stack.close()
 

@@ -26,7 +26,10 @@ _P: Final = np.uint64(0x100000001B3)  # odd, so it is invertible mod 2**64
 _P_INV: Final = np.uint64(pow(0x100000001B3, -1, 2**64))
 
 
-@functools.lru_cache(maxsize=16)
+_HASH_SLICE_BYTES: Final = 256 * 1024  # bounds the power tables and the temporaries
+
+
+@functools.lru_cache(maxsize=4)
 def _powers(n: int) -> tuple[U64, U64]:
     """P**i and P**-i (mod 2**64) for i < n; n is a power of two, so few sizes are ever cached."""
     with np.errstate(over="ignore"):
@@ -45,24 +48,35 @@ def _mix(h: U64) -> U64:
         return h ^ (h >> np.uint64(31))
 
 
+def _hash_slice(data: npt.NDArray[np.uint8], rel: npt.NDArray[np.int64]) -> U64:
+    """Hashes of data[rel[i]:rel[i+1]]: prefix sums of b[j] * P**j, rebased by P**-start."""
+    fwd, inv = _powers(1 << max(12, len(data).bit_length()))
+    with np.errstate(over="ignore"):
+        weighted = (data.astype(np.uint64) + np.uint64(1)) * fwd[: len(data)]
+        prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(weighted, dtype=np.uint64)])
+        h = (prefix[rel[1:]] - prefix[rel[:-1]]) * inv[rel[:-1]]
+        return h ^ ((rel[1:] - rel[:-1]).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
 def hash_strings(values: Any) -> U64:
-    """64-bit hashes of a pa.StringArray, vectorized: sum(b[i] * P**(i - start)) per value."""
+    """64-bit hashes of a pa.StringArray, vectorized over slices of about 256 KiB of text."""
     arr = values.cast(pa.string()) if values.type != pa.string() else values
     n = len(arr)
     if n == 0:
         return np.zeros(0, np.uint64)
     _, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
-    lo, hi = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(data_buf, dtype=np.uint8)[lo:hi] if data_buf is not None else np.zeros(0, np.uint8)
-    fwd, inv = _powers(1 << max(10, (hi - lo + 1).bit_length()))
-    with np.errstate(over="ignore"):
-        weighted = (data.astype(np.uint64) + np.uint64(1)) * fwd[: hi - lo]
-        prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(weighted, dtype=np.uint64)])
-        rel = offsets - lo
-        h = (prefix[rel[1:]] - prefix[rel[:-1]]) * inv[rel[:-1]]
-        h = h ^ ((rel[1:] - rel[:-1]).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-    return _mix(h)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    out = np.empty(n, dtype=np.uint64)
+    i = 0
+    while i < n:
+        # Take values until the slice holds _HASH_SLICE_BYTES (always at least one value).
+        j = int(np.searchsorted(offsets, offsets[i] + _HASH_SLICE_BYTES, side="right")) - 1
+        j = min(n, max(j, i + 1))
+        lo, hi = int(offsets[i]), int(offsets[j])
+        out[i:j] = _hash_slice(data[lo:hi], offsets[i : j + 1] - lo)
+        i = j
+    return _mix(out)
 
 
 class HyperLogLog:

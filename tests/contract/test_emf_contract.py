@@ -1,0 +1,82 @@
+"""The EMF blobs the handlers really print match docs/observability.md; logs carry dataset_id."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from csvprof.handlers import api, worker
+from csvprof.observability import NAMESPACE
+from tests.conftest import EXAMPLES
+from tests.support.contracts import ROOT
+from tests.support.pipeline import Pipeline, drive
+
+
+def documented_metrics() -> dict[str, dict[str, str]]:
+    """{service: {metric: unit}} from the tables under '### API' and '### Worker'."""
+    text = (ROOT / "docs" / "observability.md").read_text()
+    found: dict[str, dict[str, str]] = {}
+    for section, service in (("### API", "csvprof-api"), ("### Worker", "csvprof-worker")):
+        body = text.split(section, 1)[1].split("\n#", 1)[0]
+        found[service] = dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", body, flags=re.M))
+    return found
+
+
+def printed_json(out: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+@pytest.fixture
+def fresh(pipeline: Pipeline) -> Pipeline:
+    # Handlers built inside the test so their logger writes to the captured stdout.
+    stack = pipeline.stack
+    return Pipeline(
+        stack,
+        api.make_handler(stack.settings, stack.session),
+        worker.make_handler(stack.settings, stack.session),
+    )
+
+
+def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    drive(fresh, (EXAMPLES / "orders.csv").read_bytes())  # READY
+    drive(fresh, b"\x00\xff\xfe binary \x00" * 50)  # FAILED
+    fresh.call("GET", "/datasets/not-an-id")  # rejected
+    printed = printed_json(capsys.readouterr().out)
+
+    blobs = [p for p in printed if "_aws" in p]
+    assert blobs, "no EMF printed"
+    doc = documented_metrics()
+    seen: dict[str, set[str]] = {service: set() for service in doc}
+    for blob in blobs:
+        (directive,) = blob["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == NAMESPACE == "CsvProf"
+        assert directive["Dimensions"] == [["service"]]
+        service = blob["service"]
+        for metric in directive["Metrics"]:
+            name = metric["Name"]
+            assert name in doc[service], f"{service} emits undocumented {name}"
+            assert metric["Unit"] == doc[service][name], name
+            assert isinstance(blob[name], (int, float, list))
+            seen[service].add(name)
+    for service, metrics in doc.items():
+        assert seen[service] == set(metrics), (
+            f"{service}: documented but never emitted: {set(metrics) - seen[service]}"
+        )
+
+
+def test_worker_log_lines_carry_the_dataset_id(fresh: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    seen = drive(fresh, (EXAMPLES / "sensor_readings.tsv").read_bytes())
+    logs = [
+        p
+        for p in printed_json(capsys.readouterr().out)
+        if "level" in p and p.get("service") == "csvprof-worker"
+    ]
+    assert logs
+    assert all(line.get("dataset_id") == seen["dataset_id"] for line in logs), logs
