@@ -27,9 +27,8 @@ class HttpApi:
     def call(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> Answer:
-        request = urllib.request.Request(
-            self.base_url + path, data=body, method=method, headers=headers or {}
-        )
+        url = self.base_url + path  # always the local gateway's http://127.0.0.1 URL
+        request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback URL
                 return Answer(response.status, dict(response.headers), response.read())

@@ -39,7 +39,7 @@ ENGINE_VERSION: Final = "0.1.0"
 SCHEMA_VERSION: Final = "1"
 # Larger blocks cost memory without speed: 32 MiB blocks peaked at 1.2 GB RSS on a 1 GB file.
 DEFAULT_BLOCK_SIZE: Final = 1 * MiB
-# Column state (exact value counts) shares this much memory, at most 4 MiB and at least 64 KiB a column.
+# Column state (exact value counts) shares this much memory, at most 1 MiB and at least 64 KiB a column.
 STATE_BYTES: Final = 192 * MiB
 
 
@@ -121,7 +121,7 @@ class _Run:
 def _accumulators(n: int, limits: ProfileLimits) -> list[ColumnAccumulator]:
     if n > limits.max_columns:
         raise TooManyColumns(f"{n} columns; the limit is {limits.max_columns}")
-    state_bytes = min(4 * MiB, max(64 * 1024, STATE_BYTES // n))
+    state_bytes = min(MiB, max(64 * 1024, STATE_BYTES // n))
     return [ColumnAccumulator(frequent=FrequentValues(max_bytes=state_bytes)) for _ in range(n)]
 
 
