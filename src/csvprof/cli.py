@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import signal
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.func
     try:
         return command(args)
+    except ApiError as exc:
+        print(f"csvprof: the API answered {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -56,13 +62,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_cmd_serve)
 
-    # --- for the lead: in-process profiling without the stack -----------------------------
-    profile = sub.add_parser("profile", help="profile a file in-process, without the local stack")
+    profile = sub.add_parser("profile", help="run only the profiling engine on a local file (no stack)")
     profile.add_argument("file", type=Path, help="the CSV file")
     profile.add_argument("--out", type=Path, default=Path("profile.json"), help="where to write the profile")
-    profile.add_argument("--workers", type=int, default=None, help="profiling threads")
+    profile.add_argument(
+        "--workers", type=int, default=None, help="threads per block (default: usable cores)"
+    )
     profile.set_defaults(func=_cmd_profile)
+
+    generate = sub.add_parser("generate", help="write a seeded, realistic mixed-type CSV for benchmarks")
+    generate.add_argument("out", type=Path, help="where to write the CSV")
+    generate.add_argument("--size", type=_size, default=50_000_000, help="target size, e.g. 50MB, 1GB")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.set_defaults(func=_cmd_generate)
     return parser
+
+
+def _size(value: str) -> int:
+    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "B": 1}
+    text = value.strip().upper()
+    for unit, factor in sorted(units.items(), key=lambda kv: -len(kv[0])):
+        if text.endswith(unit):
+            return int(float(text.removesuffix(unit)) * factor)
+    return int(text)
 
 
 def _weight(value: str) -> int:
@@ -76,9 +98,46 @@ def _weight(value: str) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    """TODO(lead): wire to the profiling engine (csvprof.profiler)."""
-    print("csvprof profile: not wired to the profiling engine yet", file=sys.stderr)
-    return 1
+    from csvprof.errors import ProfilingError
+    from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb
+
+    source: Path = args.file
+    if not source.is_file():
+        print(f"csvprof: {source}: no such file", file=sys.stderr)
+        return 1
+    size = source.stat().st_size
+    engine = ArrowProfileEngine() if args.workers is None else ArrowProfileEngine(threads=args.workers)
+    started = time.monotonic()
+    progress = Progress(sys.stderr)
+
+    def on_bytes(done: int) -> None:
+        # Steps of 10 %: one updating line on a terminal, ten lines in a log.
+        progress.show(f"{10 * (10 * done // max(size, 1))}%", time.monotonic() - started)
+
+    budget = replace(default_budget(), progress=on_bytes)
+    try:
+        with source.open("rb") as stream:
+            profile = engine.profile(stream, size=size, budget=budget)
+    except ProfilingError as exc:
+        progress.close()
+        print(f"FAILED {exc.code}: {exc.message}")
+        return EXIT_FAILED
+    progress.close()
+    elapsed = time.monotonic() - started
+    args.out.write_text(json.dumps(profile, indent=2) + "\n")
+    print(format_summary(profile))
+    print(f"profile written to {args.out}")
+    rate = size / 1e6 / max(elapsed, 1e-9)
+    print(f"{size / 1e6:,.1f} MB in {elapsed:.2f} s ({rate:,.1f} MB/s), peak RSS {peak_rss_mb():,.0f} MB")
+    return EXIT_OK
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from csvprof.testdata import write_csv
+
+    rows = write_csv(args.out, args.size, seed=args.seed)
+    print(f"wrote {args.out}: {rows:,} rows, {args.out.stat().st_size:,} bytes")
+    return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -94,8 +153,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"dataset {dataset_id} accepted ({source.stat().st_size:,} bytes)", file=sys.stderr)
         meta = _wait_terminal(client, dataset_id, started, args.timeout)
         if meta["status"] != "READY":
-            error = meta.get("error") or {}
-            print(f"FAILED {error.get('code', 'UNKNOWN')}: {error.get('message', '')}")
+            print(format_failure(meta))
             _print_footer(started)
             return EXIT_FAILED
         profile = client.get_json(f"/datasets/{dataset_id}/profile")
@@ -113,11 +171,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"  curl -sS -X POST -H 'content-type: text/csv' --data-binary @data.csv '{upload}'")
         print(f"  curl -sS {api_url}/datasets/<dataset_id>")
         print("Ctrl-C to stop.", flush=True)
+        # SIGTERM (a container stop, a supervisor) shuts down as cleanly as Ctrl-C.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
             print("stopping", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @contextmanager
@@ -133,10 +199,15 @@ def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = T
         if quiet_handlers:
             # Keep stdout for the summary: handler logs at WARNING, no EMF metric lines.
             env |= {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+            # Powertools warns on every GET that published no metric: noise for a CLI user.
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
         with patched_environ(env, remove=EmbeddedStack.PROFILE_VARIABLES):
             settings = stack.settings
             runtime = LocalRuntime(
-                stack, api.make_handler(settings), worker.make_handler(settings), port=port
+                stack,
+                api.make_handler(settings, stack.session),
+                worker.make_handler(settings, stack.session),
+                port=port,
             )
             with runtime:
                 yield runtime.api_url
@@ -144,29 +215,44 @@ def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = T
 
 def _wait_terminal(client: ApiClient, dataset_id: str, started: float, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
-    last_status = ""
-    while True:
-        meta = client.get_json(f"/datasets/{dataset_id}")
-        status = str(meta.get("status"))
-        elapsed = time.monotonic() - started
-        if status != last_status or sys.stderr.isatty():
-            _progress(f"{status:<10} {elapsed:6.1f} s", sys.stderr, overwrite=status == last_status)
-            last_status = status
-        if status in ("READY", "FAILED"):
-            print(file=sys.stderr)
-            return meta
-        if time.monotonic() > deadline:
-            print(file=sys.stderr)
-            raise SystemExit(f"csvprof: gave up after {timeout_s:.0f} s; dataset is {status}")
-        time.sleep(POLL_INTERVAL_S)
+    progress = Progress(sys.stderr)
+    try:
+        while True:
+            meta = client.get_json(f"/datasets/{dataset_id}")
+            status = str(meta.get("status"))
+            progress.show(status, time.monotonic() - started)
+            if status in ("READY", "FAILED"):
+                return meta
+            if time.monotonic() > deadline:
+                raise SystemExit(f"csvprof: gave up after {timeout_s:.0f} s; dataset is {status}")
+            time.sleep(POLL_INTERVAL_S)  # the poll interval of a client, not synchronisation
+    finally:
+        progress.close()
 
 
-def _progress(line: str, stream: IO[str], *, overwrite: bool) -> None:
-    if stream.isatty():
-        stream.write(f"\r{line}")
-    else:
-        stream.write(("" if overwrite else "\n") + line)
-    stream.flush()
+class Progress:
+    """Status and elapsed time: one updating line on a terminal, a line per change otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = ""
+        self.open_line = False
+
+    def show(self, status: str, elapsed_s: float) -> None:
+        line = f"{status:<10} {elapsed_s:7.1f} s"
+        if self.tty:
+            self.stream.write(f"\r{line}")
+            self.open_line = True
+        elif status != self.last:
+            self.stream.write(line + "\n")
+        self.last = status
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _print_footer(started: float) -> None:
@@ -267,6 +353,11 @@ def format_summary(profile: dict[str, Any]) -> str:
     rows, columns = dataset.get("rows"), dataset.get("columns")
     header = f"{rows if rows is None else format(rows, ',')} rows x {columns} columns"
     return header + "\n" + format_table(summary_rows(profile))
+
+
+def format_failure(meta: dict[str, Any]) -> str:
+    error = meta.get("error") or {}
+    return f"FAILED {error.get('code', 'UNKNOWN')}: {error.get('message', '')}"
 
 
 def format_table(rows: list[list[str]]) -> str:

@@ -21,7 +21,20 @@ COLUMNS: Final = (
 )  # fmt: skip
 
 _CATEGORIES: Final = pa.array(
-    ["books", "games", "garden", "kitchen", "music", "office", "outdoor", "pets", "shoes", "tools", "toys", "video"]
+    [
+        "books",
+        "games",
+        "garden",
+        "kitchen",
+        "music",
+        "office",
+        "outdoor",
+        "pets",
+        "shoes",
+        "tools",
+        "toys",
+        "video",
+    ]
 )
 _WORDS: Final = pa.array(
     [

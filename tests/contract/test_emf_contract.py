@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -35,13 +37,21 @@ def printed_json(out: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def fresh(pipeline: Pipeline) -> Pipeline:
-    # Handlers built inside the test so their logger writes to the captured stdout.
     stack = pipeline.stack
     return Pipeline(
         stack,
         api.make_handler(stack.settings, stack.session),
         worker.make_handler(stack.settings, stack.session),
     )
+
+
+def logs_to_captured_stdout() -> None:
+    """Powertools binds one stdout handler per service name when its first Logger is made;
+    capsys swaps sys.stdout only once the test body runs, so re-point the handlers here."""
+    for service in ("csvprof-api", "csvprof-worker"):
+        for handler in logging.getLogger(service).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(sys.stdout)
 
 
 def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,11 +82,9 @@ def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.
 
 
 def test_worker_log_lines_carry_the_dataset_id(fresh: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    logs_to_captured_stdout()
     seen = drive(fresh, (EXAMPLES / "sensor_readings.tsv").read_bytes())
-    logs = [
-        p
-        for p in printed_json(capsys.readouterr().out)
-        if "level" in p and p.get("service") == "csvprof-worker"
-    ]
-    assert logs
+    out = capsys.readouterr().out
+    logs = [p for p in printed_json(out) if "level" in p and p.get("service") == "csvprof-worker"]
+    assert logs, out
     assert all(line.get("dataset_id") == seen["dataset_id"] for line in logs), logs

@@ -22,7 +22,7 @@ def assert_error(answer, code: str) -> None:  # type: ignore[no-untyped-def]
     ("method", "path", "code"),
     [
         ("GET", "/datasets/not-a-uuid", "INVALID_DATASET_ID"),
-        ("GET", f"/datasets/{MISSING.upper()}", "INVALID_DATASET_ID"),
+        ("GET", "/datasets/3F2B8C1E-9A4D-4E7B-8C21-5D6F7A8B9C0D", "INVALID_DATASET_ID"),
         ("GET", "/datasets/..%2Fmeta%2Fx/profile", "INVALID_DATASET_ID"),
         ("GET", f"/datasets/{MISSING}", "DATASET_NOT_FOUND"),
         ("GET", f"/datasets/{MISSING}/profile", "DATASET_NOT_FOUND"),

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from csvprof.contracts import keys
 from csvprof.contracts.meta import Meta
 from csvprof.domain.ports import PresignedUpload, SourceInfo, Versioned
-from csvprof.errors import PreconditionFailed, SourceMissing
+from csvprof.errors import InvalidDatasetId, InvalidQueryParameter, PreconditionFailed, SourceMissing
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -81,24 +81,23 @@ class S3MetaRepository:
         return Versioned(Meta.from_dict(json.loads(answer["Body"].read())), answer["ETag"])
 
     def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]:
+        # The token is the last dataset id of the previous page (StartAfter), so it is
+        # validated like any id instead of being passed to S3 unchecked.
         page_args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": keys.META_PREFIX, "MaxKeys": limit}
         if token:
-            page_args["ContinuationToken"] = token
-        try:
-            page = self._s3.list_objects_v2(**page_args)
-        except ClientError as exc:
-            if _code(exc) == "InvalidArgument":  # a forged or expired continuation token
-                from csvprof.errors import InvalidQueryParameter
-
-                raise InvalidQueryParameter("next_token is not valid") from exc
-            raise
+            try:
+                page_args["StartAfter"] = keys.meta_key(token)
+            except InvalidDatasetId as exc:
+                raise InvalidQueryParameter("next_token is not a token this API issued") from exc
+        page = self._s3.list_objects_v2(**page_args)
         metas = []
         for item in page.get("Contents", []):
             dataset_id = keys.dataset_id_from_meta_key(item["Key"])
             found = self.load(dataset_id) if dataset_id else None
             if found is not None:
                 metas.append(found.meta)
-        return metas, page.get("NextContinuationToken")
+        last = keys.dataset_id_from_meta_key(page["Contents"][-1]["Key"]) if page.get("Contents") else None
+        return metas, last if page.get("IsTruncated") else None
 
 
 class _StreamingReader(io.RawIOBase):

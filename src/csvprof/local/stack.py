@@ -257,6 +257,8 @@ class EmbeddedStack:
         """
         # The files point at nothing, so no profile or real key from ~/.aws is picked up.
         isolation = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        # Lambda sets both region variables; botocore's default chain reads the second.
+        isolation["AWS_DEFAULT_REGION"] = self.region
         return {**self._started().to_env(), **FAKE_CREDENTIALS, **isolation}
 
     def _config(self) -> Config:

@@ -52,8 +52,10 @@ class Moments:
 
     def update(self, x: np.ndarray[Any, np.dtype[np.float64]]) -> None:
         if len(x):
-            mean = float(x.mean())
-            self.merge(Moments(len(x), mean, float(np.square(x - mean).sum())))
+            # Values near 1e308 overflow; the result is then reported as null, not as an error.
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean = float(x.mean())
+                self.merge(Moments(len(x), mean, float(np.square(x - mean).sum())))
 
     def merge(self, other: Moments) -> None:
         n = self.n + other.n

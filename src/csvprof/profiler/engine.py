@@ -214,7 +214,9 @@ class ArrowProfileEngine:
             "columns": columns,
         }
 
-    def _batches(self, stream: CountingSource, sniffed: Sniffed, ragged: _RaggedRows, run: _Run) -> Iterator[Any]:
+    def _batches(
+        self, stream: CountingSource, sniffed: Sniffed, ragged: _RaggedRows, run: _Run
+    ) -> Iterator[Any]:
         """Record batches of string columns; maps Arrow and codec failures to csvprof errors."""
         dialect = sniffed.dialect
         n_types = max(sniffed.field_count, run.limits.max_columns) + 1
@@ -236,7 +238,10 @@ class ArrowProfileEngine:
             native = pa.transcoding_input_stream(native, "cp1252", "utf-8")
         try:
             reader = pacsv.open_csv(
-                native, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+                native,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
             )
             while True:
                 try:

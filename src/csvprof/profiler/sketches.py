@@ -45,7 +45,8 @@ def _mix(h: U64) -> U64:
     with np.errstate(over="ignore"):
         h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return h ^ (h >> np.uint64(31))
+        mixed: U64 = h ^ (h >> np.uint64(31))
+        return mixed
 
 
 def _hash_slice(data: npt.NDArray[np.uint8], rel: npt.NDArray[np.int64]) -> U64:
@@ -55,7 +56,8 @@ def _hash_slice(data: npt.NDArray[np.uint8], rel: npt.NDArray[np.int64]) -> U64:
         weighted = (data.astype(np.uint64) + np.uint64(1)) * fwd[: len(data)]
         prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(weighted, dtype=np.uint64)])
         h = (prefix[rel[1:]] - prefix[rel[:-1]]) * inv[rel[:-1]]
-        return h ^ ((rel[1:] - rel[:-1]).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        hashed: U64 = h ^ ((rel[1:] - rel[:-1]).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        return hashed
 
 
 def hash_strings(values: Any) -> U64:
@@ -130,8 +132,8 @@ class FrequentValues:
     """Value counts: exact up to `exact_limit` distinct values / `max_bytes`, then Misra-Gries."""
 
     __slots__ = (
-        "counts", "exact_limit", "hll", "max_bytes", "max_error", "pending", "pending_bytes", "total", "values",
-        "width",
+        "counts", "exact_limit", "hll", "max_bytes", "max_error", "pending", "pending_bytes", "total",
+        "values", "width",
     )  # fmt: skip
 
     def __init__(self, exact_limit: int = 10_000, width: int = 1_024, max_bytes: int = 4 << 20) -> None:

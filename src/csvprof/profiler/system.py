@@ -26,7 +26,17 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process in MB.
+
+    VmHWM first: ru_maxrss survives execve on Linux, so a process started from a
+    big parent would report the parent's peak. ru_maxrss is KiB on Linux, bytes on macOS.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

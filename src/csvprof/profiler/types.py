@@ -30,7 +30,9 @@ DECIMAL_RE: Final = r"^[+-]?(([0-9]+\.[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+[
 _YMD: Final = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 DATE_RE: Final = "^" + _YMD + "$"
 DATETIME_RE: Final = (
-    "^" + _YMD + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+    "^"
+    + _YMD
+    + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 )
 
 _DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
@@ -75,7 +77,8 @@ def _valid_calendar_day(ymd: Any) -> Any:
         return pc.invert(late)  # all valid
     parts = ymd.filter(late)
     year, month, day = (
-        pc.cast(pc.utf8_slice_codeunits(parts, a, b), pa.int32()).to_numpy() for a, b in ((0, 4), (5, 7), (8, 10))
+        pc.cast(pc.utf8_slice_codeunits(parts, a, b), pa.int32()).to_numpy()
+        for a, b in ((0, 4), (5, 7), (8, 10))
     )
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     days_in_month = _DAYS_IN_MONTH[month] + ((month == 2) & leap)

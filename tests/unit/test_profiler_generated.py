@@ -1,0 +1,92 @@
+"""Generated CSVs: every input ends in a schema-valid profile or a csvprof ProfilingError."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from csvprof.errors import ProfilingError
+from csvprof.limits import ProfileLimits
+from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.testdata import write_csv
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+LIMITS = ProfileLimits(max_columns=20, max_field_bytes=2_000)
+BUDGET = Budget(
+    limits=LIMITS,
+    remaining_s=lambda: 1e9,
+    rss_mb=lambda: 1.0,
+    clock=lambda: 0.0,
+    now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
+)
+
+cells = st.one_of(
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.dates().map(str),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.sampled_from(["", " ", "NA", "null", "\\N", "true", "No", "007", '"', "a,b", "x\ny", "\r"]),
+    st.text(max_size=12),
+)
+tables = st.lists(st.lists(cells, min_size=1, max_size=6), min_size=0, max_size=25)
+
+
+def _check(data: bytes) -> None:
+    try:
+        result = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=BUDGET)
+    except ProfilingError:
+        return
+    VALIDATOR.validate(result)
+    assert result["dataset"]["rows"] >= 0
+    for col in result["columns"]:
+        assert (
+            sum(col["type_counts"].values()) + col["null_count"] + col["empty_count"]
+            == result["dataset"]["rows"]
+        )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=tables, delimiter=st.sampled_from([",", ";", "\t", "|"]), eol=st.sampled_from(["\n", "\r\n", "\r"])
+)
+def test_well_formed_csv_gives_valid_profile_or_csvprof_error(
+    rows: list[list[str]], delimiter: str, eol: str
+) -> None:
+    buf = io.StringIO(newline="")
+    csv.writer(buf, delimiter=delimiter, lineterminator=eol).writerows(rows)
+    _check(buf.getvalue().encode())
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_give_valid_profile_or_csvprof_error(data: bytes) -> None:
+    _check(data)
+
+
+def test_generated_dataset_row_count_matches_python_csv(tmp_path: Path) -> None:
+    path = tmp_path / "gen.csv"
+    rows = write_csv(path, 300_000, seed=3)
+    with path.open(newline="", encoding="utf-8") as f:
+        parsed = list(csv.reader(f))
+    assert len(parsed) - 1 == rows
+    with path.open("rb") as f:
+        result = ArrowProfileEngine().profile(f, size=path.stat().st_size, budget=BUDGET)
+    VALIDATOR.validate(result)
+    assert result["dataset"]["rows"] == rows
+    types = {c["name"]: c["inferred_type"] for c in result["columns"]}
+    assert types["id"] == "integer"
+    assert types["amount"] == "decimal"
+    assert types["order_date"] == "date"
+    assert types["updated_at"] == "datetime"
+    assert types["active"] == "boolean"
+    assert types["uuid"] == "string"
+    comment = next(c for c in result["columns"] if c["name"] == "comment")
+    assert comment["null_count"] == sum(r[-1] == "NA" for r in parsed[1:])

@@ -1,0 +1,62 @@
+"""Sketch accuracy and merge laws, against exact answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from csvprof.profiler.columns import ColumnAccumulator
+from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings
+
+
+def test_hash_is_deterministic_and_slice_independent() -> None:
+    arr = pa.array(["a", "bb", "a", "ccc", "bb"] * 3)
+    h = hash_strings(arr)
+    assert h[0] == h[2]
+    assert h[1] == h[4]
+    assert len(set(h.tolist())) == 3
+    assert (hash_strings(arr.slice(5, 5)) == h[:5]).all()
+
+
+@pytest.mark.parametrize("n", [1_000, 50_000, 300_000])
+def test_hll_within_four_standard_errors(n: int) -> None:
+    hll = HyperLogLog()
+    hll.update_strings(pa.array([f"user-{i}@example.com" for i in range(n)]))
+    assert abs(hll.estimate() - n) <= 4 * hll.relative_error * n
+
+
+def test_frequent_values_exact_then_bounded() -> None:
+    rng = np.random.default_rng(1)
+    values = [f"v{int(x)}" for x in rng.zipf(1.3, 60_000) % 40_000]
+    truth = Counter(values)
+    fv = FrequentValues(exact_limit=1_000, width=200)
+    for i in range(0, len(values), 5_000):
+        fv.update(pa.array(values[i : i + 5_000]))
+    estimate, approximate, rel = fv.distinct()
+    assert approximate
+    assert abs(estimate - len(truth)) <= 4 * rel * len(truth)
+    for value, count in fv.top(10):
+        assert truth[value] - fv.max_error <= count <= truth[value]
+    assert fv.max_error <= len(values) / 201
+    assert [v for v, _ in fv.top(3)] == [v for v, _ in truth.most_common(3)]
+
+
+def test_merge_equals_single_pass() -> None:
+    chunks = [pa.array([str(i % 97) for i in range(k, k + 3_000)]) for k in range(0, 12_000, 3_000)]
+    whole, left, right = ColumnAccumulator(), ColumnAccumulator(), ColumnAccumulator()
+    for c in chunks:
+        whole.update(c)
+    for c in chunks[:2]:
+        left.update(c)
+    for c in chunks[2:]:
+        right.update(c)
+    left.merge(right)
+    a, b = whole.result(0, "x", "x"), left.result(0, "x", "x")
+    assert a["quantiles"]["p50"] == pytest.approx(b["quantiles"]["p50"], abs=2)
+    for key in ("type_counts", "min", "max", "distinct", "top_values", "length"):
+        assert a[key] == b[key]
+    assert a["mean"] == pytest.approx(b["mean"])
+    assert a["stddev"] == pytest.approx(b["stddev"])
