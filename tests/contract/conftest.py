@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from csvprof.handlers import api, worker
 from csvprof.local.stack import EmbeddedStack
 from tests.support.pipeline import Pipeline
 
@@ -15,8 +14,4 @@ from tests.support.pipeline import Pipeline
 def pipeline() -> Iterator[Pipeline]:
     # Its own stack and no pollers: the test decides when the worker runs.
     with EmbeddedStack() as stack:
-        yield Pipeline(
-            stack,
-            api.make_handler(stack.settings, stack.session),
-            worker.make_handler(stack.settings, stack.session),
-        )
+        yield Pipeline.on(stack)

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from csvprof.handlers import api, worker
 from csvprof.observability import NAMESPACE
 from tests.conftest import EXAMPLES
 from tests.support.contracts import ROOT
@@ -37,12 +36,7 @@ def printed_json(out: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def fresh(pipeline: Pipeline) -> Pipeline:
-    stack = pipeline.stack
-    return Pipeline(
-        stack,
-        api.make_handler(stack.settings, stack.session),
-        worker.make_handler(stack.settings, stack.session),
-    )
+    return Pipeline.on(pipeline.stack)
 
 
 def logs_to_captured_stdout() -> None:

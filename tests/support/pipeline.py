@@ -26,6 +26,17 @@ class Pipeline:
     api: LambdaHandler
     worker: LambdaHandler
 
+    @classmethod
+    def on(cls, stack: EmbeddedStack) -> Pipeline:
+        """Fresh API and worker handlers for the stack (fresh Logger/Metrics instances too)."""
+        from csvprof.handlers import api, worker
+
+        return cls(
+            stack,
+            api.make_handler(stack.settings, stack.session),
+            worker.make_handler(stack.settings, stack.session),
+        )
+
     def call(self, method: str, path: str, body: bytes = b"", **kw: Any) -> tuple[int, Any]:
         context = new_context("csvprof-api", memory_mb=256, timeout_s=10, region=self.stack.region)
         answer = self.api(http_event(method, path, body, **kw), context)

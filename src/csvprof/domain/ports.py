@@ -1,4 +1,8 @@
-"""The small interfaces the domain needs; adapters in csvprof.adapters implement them."""
+"""The small interfaces the domain needs; adapters in csvprof.adapters implement them.
+
+The profiling engine's port, `ProfileEngine`, is defined beside the engine (csvprof.profiler)
+and re-exported here so the domain names every port in one place.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
+__all__ = [
+    "ArtifactStore",
+    "Clock",
+    "EventPublisher",
+    "MetaRepository",
+    "PresignedUpload",
+    "ProfileEngine",
+    "SourceInfo",
+    "Versioned",
+    "WorkQueue",
+]
+
 from csvprof.contracts.events import PlatformEvent
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
-from csvprof.profiler.engine import Budget
+from csvprof.profiler.engine import ProfileEngine
 
 Clock = Callable[[], datetime]
 
@@ -75,7 +91,3 @@ class WorkQueue(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, event: PlatformEvent) -> None: ...
-
-
-class ProfileEngine(Protocol):
-    def profile(self, source: BinaryIO, *, size: int | None, budget: Budget) -> dict[str, Any]: ...
