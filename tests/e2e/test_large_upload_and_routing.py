@@ -39,9 +39,8 @@ def test_presigned_upload_of_a_file_over_the_direct_limit(http: HttpApi, big_csv
     assert http.call("POST", upload["links"]["complete"]).json()["code"] == "UPLOAD_NOT_FOUND"
     assert http.call("GET", f"/datasets/{dataset_id}").status == 404
 
-    put = urllib.request.Request(
-        upload["upload"]["url"], data=body, method="PUT", headers=upload["upload"]["headers"]
-    )
+    target = upload["upload"]
+    put = urllib.request.Request(target["url"], data=body, method="PUT", headers=target["headers"])  # noqa: S310
     with urllib.request.urlopen(put, timeout=60) as answer:  # noqa: S310 - the emulator's presigned URL
         assert answer.status == 200
 
@@ -58,18 +57,21 @@ def test_presigned_upload_of_a_file_over_the_direct_limit(http: HttpApi, big_csv
 
 
 @pytest.fixture(scope="module")
-def all_green() -> Iterator[tuple[EmbeddedStack, HttpApi]]:
+def all_green() -> Iterator[tuple[LocalRuntime, HttpApi]]:
     with EmbeddedStack(green_weight=100) as stack:
         pipe = Pipeline.on(stack)
         with LocalRuntime(stack, pipe.api, pipe.worker) as running:
-            yield stack, HttpApi(running.api_url)
+            yield running, HttpApi(running.api_url)
 
 
 def test_weight_100_routes_every_dataset_to_green_and_green_workers_finish_them(
-    all_green: tuple[EmbeddedStack, HttpApi], orders_csv: bytes
+    all_green: tuple[LocalRuntime, HttpApi], orders_csv: bytes
 ) -> None:
-    stack, http = all_green
+    running, http = all_green
     for _ in range(3):
         dataset_id = http.upload(orders_csv).json()["dataset_id"]
         meta = http.wait_terminal(dataset_id)
         assert (meta["route"], meta["status"]) == ("green", "READY")
+    # Only the green event-source mapping consumed anything.
+    assert running.pollers["green"].stats.deleted == 3
+    assert running.pollers["blue"].stats.invocations == 0
