@@ -1,0 +1,226 @@
+"""The LocalStack layer: real CloudFormation stacks, the real handlers in the local runtime.
+
+Session fixtures, outermost first:
+- `localstack`: LocalStack on 127.0.0.1:4566, started by scripts/localstack.sh and stopped at
+  the end even when a test or a fixture fails. Set CSVPROF_LOCALSTACK_ENDPOINT to use one that
+  is already running (it is then left running).
+- `deployed`: the storage, messaging and observability stacks deployed through change sets
+  under a name unique to this run, found again through their outputs; deleted afterwards,
+  with the bucket the storage stack retains.
+- `runtime`: the API and worker handlers in `LocalRuntime` against LocalStack's S3, SQS and
+  EventBridge, with EMF forwarded to LocalStack's CloudWatch.
+
+Compute and api are not deployed here: LocalStack runs no Lambda without Docker, and
+API Gateway v2 and CodeDeploy are Pro features that it reports CREATE_COMPLETE without
+creating. Their templates are checked by tests/unit/test_templates.py and cfn-lint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csvprof.deploy.outputs import DEPLOY_ORDER, MessagingOutput, ObservabilityOutput, Stack, stack_name
+from csvprof.deploy.stacks import Deployer
+from csvprof.deploy.target import DeployedStack
+from csvprof.handlers import api, worker
+from csvprof.local.emf import EmfForwarder
+from csvprof.local.runtime import LocalRuntime
+from csvprof.local.stack import isolated_session
+from tests.support.http import HttpApi, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "localstack.sh"
+DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+REGION = "us-east-1"
+
+# Short periods so alarms move within a test; the deployed defaults are in the templates.
+ALARM_PERIOD_S = 10
+PROFILES_FAILED_THRESHOLD = 2
+# Short enough to watch a poison message's three receives, long enough that a small CSV is
+# profiled well inside one visibility window.
+VISIBILITY_TIMEOUT_S = 3
+GREEN_WEIGHT = 50
+
+STACK_PARAMETERS: dict[Stack, dict[str, str]] = {
+    Stack.STORAGE: {"RawRetentionDays": "7"},
+    Stack.MESSAGING: {
+        "VisibilityTimeoutSeconds": str(VISIBILITY_TIMEOUT_S),
+        "GreenWeight": str(GREEN_WEIGHT),
+    },
+    Stack.OBSERVABILITY: {
+        # A placeholder id: the API Gateway alarms are created and checked, with no API behind them.
+        "ApiId": "localstack-no-api",
+        "LogRetentionDays": "7",
+        "ProfilesFailedPeriodSeconds": str(ALARM_PERIOD_S),
+        "ProfilesFailedThreshold": str(PROFILES_FAILED_THRESHOLD),
+        "DlqVisiblePeriodSeconds": str(ALARM_PERIOD_S),
+    },
+}
+DEPLOYED_HERE = (Stack.STORAGE, Stack.MESSAGING, Stack.OBSERVABILITY)
+
+
+def _healthy(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=2) as answer:  # noqa: S310
+            return bool(json.load(answer).get("services"))
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def localstack() -> Iterator[str]:
+    external = os.environ.get("CSVPROF_LOCALSTACK_ENDPOINT")
+    if external:
+        if not _healthy(external):
+            pytest.fail(f"CSVPROF_LOCALSTACK_ENDPOINT={external} does not answer /_localstack/health")
+        print(f"\n[localstack] using the running instance at {external}")
+        yield external
+        return
+    started = time.monotonic()
+    subprocess.run([str(SCRIPT), "start"], check=True)
+    print(f"\n[localstack] install (cached) + start took {time.monotonic() - started:.1f} s")
+    try:
+        yield DEFAULT_ENDPOINT
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], check=False)
+
+
+@pytest.fixture(scope="session")
+def deployer(localstack: str) -> Deployer:
+    session = isolated_session(REGION)
+    return Deployer(
+        session.client("cloudformation", endpoint_url=localstack), poll_interval_s=0.5, timeout_s=120
+    )
+
+
+@pytest.fixture(scope="session")
+def deployed(localstack: str, deployer: Deployer) -> Iterator[DeployedStack]:
+    name = f"csvprof-e2e-{uuid.uuid4().hex[:8]}"
+    target = DeployedStack(name, isolated_session(REGION), endpoint_url=localstack)
+    created: list[Stack] = []
+    try:
+        for stack in DEPLOYED_HERE:
+            started = time.monotonic()
+            created.append(stack)
+            result = deployer.deploy(
+                stack_name(name, stack),
+                ROOT / "infra" / "cloudformation" / f"{stack}.yaml",
+                {"Name": name, **STACK_PARAMETERS[stack]},
+            )
+            print(f"[deploy] {result.stack_name}: {result.status} in {time.monotonic() - started:.1f} s")
+        target.load(DEPLOYED_HERE)
+        yield target
+    finally:
+        _teardown(target, deployer, created)
+
+
+def _teardown(target: DeployedStack, deployer: Deployer, created: list[Stack]) -> None:
+    errors: list[str] = []
+    for stack in reversed([s for s in DEPLOY_ORDER if s in created]):
+        try:
+            deployer.delete(stack_name(target.name, stack))
+        except Exception as exc:
+            errors.append(f"{stack}: {exc}")
+    # The bucket outlives its stack (DeletionPolicy: Retain): empty it and delete it.
+    s3 = target.s3()
+    for bucket in [
+        b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(target.name)
+    ]:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            items = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            if items:
+                s3.delete_objects(
+                    Bucket=bucket,
+                    Delete={"Objects": [{"Key": i["Key"], "VersionId": i["VersionId"]} for i in items]},
+                )
+        s3.delete_bucket(Bucket=bucket)
+    if errors:
+        raise RuntimeError("LocalStack clean-up failed: " + "; ".join(errors))
+
+
+@pytest.fixture(scope="session")
+def events_queue(deployed: DeployedStack) -> Iterator[str]:
+    """A queue behind a rule on the deployed bus, so tests can read what the worker published."""
+    sqs, events = deployed.sqs(), deployed.events()
+    bus = deployed.output(Stack.MESSAGING, MessagingOutput.EVENT_BUS_NAME)
+    url = sqs.create_queue(QueueName=f"{deployed.name}-test-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"{deployed.name}-test-all"
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["csvprof"]}))
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "test", "Arn": arn}])
+    try:
+        yield url
+    finally:
+        events.remove_targets(Rule=rule, EventBusName=bus, Ids=["test"])
+        events.delete_rule(Name=rule, EventBusName=bus)
+        sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture(scope="session")
+def alarm_notifications(deployed: DeployedStack) -> Iterator[str]:
+    """An SQS queue subscribed to the alarm topic: alarm actions land here."""
+    sqs, sns = deployed.sqs(), deployed.sns()
+    topic = deployed.output(Stack.OBSERVABILITY, ObservabilityOutput.ALARM_TOPIC_ARN)
+    url = sqs.create_queue(QueueName=f"{deployed.name}-test-alarms")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
+    try:
+        yield url
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture(scope="session")
+def forwarder(deployed: DeployedStack) -> EmfForwarder:
+    return EmfForwarder(deployed.cloudwatch())
+
+
+@pytest.fixture(scope="session")
+def runtime(deployed: DeployedStack, forwarder: EmfForwarder) -> Iterator[LocalRuntime]:
+    settings = deployed.settings()
+    assert settings.green_weight == GREEN_WEIGHT, "the routing parameter holds the deployed weight"
+    handlers = (api.make_handler(settings, deployed.session), worker.make_handler(settings, deployed.session))
+    with LocalRuntime(deployed, *handlers, emf_forwarder=forwarder) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def http(runtime: LocalRuntime) -> HttpApi:
+    return HttpApi(runtime.api_url)
+
+
+def receive_all(deployed: DeployedStack, queue_url: str, wait_s: int = 1) -> list[dict[str, Any]]:
+    """Take every message currently on `queue_url` (one long poll), deleting them."""
+    sqs = deployed.sqs()
+    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+    messages = answer.get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+__all__ = ["receive_all", "wait_for"]

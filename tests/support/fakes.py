@@ -1,0 +1,112 @@
+"""In-memory implementations of the domain's ports, for unit tests of the pure domain.
+
+They keep the adapters' semantics that matter to the domain (ETag preconditions,
+missing objects), and record every call so a test can assert what was never touched.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO
+
+from csvprof.contracts.events import PlatformEvent
+from csvprof.contracts.message import DatasetMessage
+from csvprof.contracts.meta import Meta, Route
+from csvprof.domain.ports import PresignedUpload, SourceInfo, Versioned
+from csvprof.errors import PreconditionFailed, SourceMissing
+
+_etags = itertools.count(1)
+
+
+@dataclass
+class InMemoryMetas:
+    stored: dict[str, tuple[Meta, str]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def create(self, meta: Meta) -> str:
+        self.calls.append(f"create {meta.dataset_id}")
+        if meta.dataset_id in self.stored:
+            raise PreconditionFailed(meta.dataset_id)
+        etag = f'"{next(_etags)}"'
+        self.stored[meta.dataset_id] = (meta, etag)
+        return etag
+
+    def load(self, dataset_id: str) -> Versioned | None:
+        self.calls.append(f"load {dataset_id}")
+        found = self.stored.get(dataset_id)
+        return Versioned(*found) if found else None
+
+    def replace(self, meta: Meta, etag: str) -> str:
+        self.calls.append(f"replace {meta.dataset_id}")
+        current = self.stored.get(meta.dataset_id)
+        if current is None or current[1] != etag:
+            raise PreconditionFailed(meta.dataset_id)
+        new_etag = f'"{next(_etags)}"'
+        self.stored[meta.dataset_id] = (meta, new_etag)
+        return new_etag
+
+    def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]:
+        self.calls.append("list")
+        ids = sorted(i for i in self.stored if token is None or i > token)
+        page = ids[:limit]
+        return [self.stored[i][0] for i in page], (page[-1] if len(ids) > limit else None)
+
+
+@dataclass
+class InMemoryArtifacts:
+    sources: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def put_source(self, dataset_id: str, body: bytes, name: str | None) -> None:
+        self.calls.append(f"put_source {dataset_id}")
+        self.sources[dataset_id] = (body, name)
+
+    def presign_source_upload(self, dataset_id: str, name: str | None, expires_s: int) -> PresignedUpload:
+        self.calls.append(f"presign {dataset_id}")
+        return PresignedUpload(
+            f"https://example.invalid/{dataset_id}", {}, datetime.now(UTC) + timedelta(seconds=expires_s)
+        )
+
+    def source_info(self, dataset_id: str) -> SourceInfo | None:
+        self.calls.append(f"source_info {dataset_id}")
+        found = self.sources.get(dataset_id)
+        return SourceInfo(len(found[0]), found[1]) if found else None
+
+    @contextmanager
+    def open_source(self, dataset_id: str) -> Iterator[BinaryIO]:
+        found = self.sources.get(dataset_id)
+        if found is None:
+            raise SourceMissing(dataset_id)
+        yield io.BytesIO(found[0])
+
+    def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
+        self.profiles[dataset_id] = profile
+        return 0
+
+    def get_profile(self, dataset_id: str) -> bytes | None:
+
+        found = self.profiles.get(dataset_id)
+        return json.dumps(found).encode() if found is not None else None
+
+
+@dataclass
+class RecordingQueue:
+    sent: list[tuple[Route, DatasetMessage]] = field(default_factory=list)
+
+    def send(self, route: Route, message: DatasetMessage) -> None:
+        self.sent.append((route, message))
+
+
+@dataclass
+class RecordingPublisher:
+    published: list[PlatformEvent] = field(default_factory=list)
+
+    def publish(self, event: PlatformEvent) -> None:
+        self.published.append(event)
