@@ -18,6 +18,7 @@ from csvprof.config import Settings
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Status
 from csvprof.domain.processing import Worker
+from csvprof.domain.state import UnknownDataset
 from csvprof.errors import InternalError
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import WorkerMetric, for_component
@@ -55,6 +56,8 @@ def make_handler(settings: Settings, session: boto3.Session | None = None) -> La
         )
         try:
             outcome = wk.process(message, receive_count=receive_count, budget=budget)
+        except UnknownDataset:
+            raise  # no meta to mark: poison, headed for the DLQ
         except Exception as exc:
             if receive_count >= settings.max_receive_count:
                 # The DLQ is next: leave the dataset FAILED, not stuck in PROCESSING.
