@@ -1,7 +1,7 @@
 """The small interfaces the domain needs; adapters in csvprof.adapters implement them.
 
-The profiling engine's port, `ProfileEngine`, is defined beside the engine (csvprof.profiler)
-and re-exported here so the domain names every port in one place.
+The profiling engine's port, `ProfileEngine`, is defined beside the engine (csvprof.profiler);
+it is not imported here so the API function never loads pyarrow at cold start.
 """
 
 from __future__ import annotations
@@ -12,22 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
-__all__ = [
-    "ArtifactStore",
-    "Clock",
-    "EventPublisher",
-    "MetaRepository",
-    "PresignedUpload",
-    "ProfileEngine",
-    "SourceInfo",
-    "Versioned",
-    "WorkQueue",
-]
-
 from csvprof.contracts.events import PlatformEvent
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
-from csvprof.profiler.engine import ProfileEngine
 
 Clock = Callable[[], datetime]
 

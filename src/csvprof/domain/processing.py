@@ -19,10 +19,10 @@ from typing import Any
 from csvprof.contracts.events import completion_event
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
-from csvprof.domain.ports import ArtifactStore, Clock, EventPublisher, MetaRepository, ProfileEngine
+from csvprof.domain.ports import ArtifactStore, Clock, EventPublisher, MetaRepository
 from csvprof.domain.state import update_meta
 from csvprof.errors import FileTooLarge, InternalError, ProfilingError, SourceMissing
-from csvprof.profiler.engine import Budget
+from csvprof.profiler.engine import Budget, ProfileEngine
 
 log = logging.getLogger(__name__)
 
