@@ -26,6 +26,7 @@ from urllib.parse import quote
 from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES
 
 EXIT_OK = 0
+EXIT_USAGE = 1
 EXIT_FAILED = 2
 # Polling interval for GET /datasets/{id}: progress stays lively without flooding the log.
 POLL_INTERVAL_S = 0.25
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     except ApiError as exc:
         print(f"csvprof: the API answered {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 
@@ -101,10 +102,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from csvprof.errors import ProfilingError
     from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb
 
-    source: Path = args.file
-    if not source.is_file():
-        print(f"csvprof: {source}: no such file", file=sys.stderr)
-        return 1
+    source = _input_file(args)
+    if source is None:
+        return EXIT_USAGE
     size = source.stat().st_size
     engine = ArrowProfileEngine() if args.workers is None else ArrowProfileEngine(threads=args.workers)
     started = time.monotonic()
@@ -119,10 +119,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         with source.open("rb") as stream:
             profile = engine.profile(stream, size=size, budget=budget)
     except ProfilingError as exc:
-        progress.close()
         print(f"FAILED {exc.code}: {exc.message}")
         return EXIT_FAILED
-    progress.close()
+    finally:
+        progress.close()
     elapsed = time.monotonic() - started
     args.out.write_text(json.dumps(profile, indent=2) + "\n")
     print(format_summary(profile))
@@ -130,6 +130,14 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     rate = size / 1e6 / max(elapsed, 1e-9)
     print(f"{size / 1e6:,.1f} MB in {elapsed:.2f} s ({rate:,.1f} MB/s), peak RSS {peak_rss_mb():,.0f} MB")
     return EXIT_OK
+
+
+def _input_file(args: argparse.Namespace) -> Path | None:
+    source: Path = args.file
+    if source.is_file():
+        return source
+    print(f"csvprof: {source}: no such file", file=sys.stderr)
+    return None
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -141,10 +149,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    source: Path = args.file
-    if not source.is_file():
-        print(f"csvprof: {source}: no such file", file=sys.stderr)
-        return 1
+    source = _input_file(args)
+    if source is None:
+        return EXIT_USAGE
     started = time.monotonic()
     with _local_runtime(green_weight=args.green_weight) as api_url:
         client = ApiClient(api_url)
