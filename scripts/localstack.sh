@@ -76,12 +76,15 @@ start() {
     mkdir -p "$DIR/data"
     echo "localstack.sh: starting LocalStack (log: $LOG)"
     # Without Docker: the runtime in this process, path-style SQS URLs, no TLS cert download,
-    # no analytics; SQS reports its own CloudWatch metrics every 10 s so SQS alarms can fire.
+    # no analytics; SQS reports its own CloudWatch metrics every 10 s so SQS alarms can fire;
+    # Pro-only resource types (dashboard, event archive) are accepted without being created,
+    # which the e2e tests know and say (tests/e2e_localstack/test_deployed_resources.py).
     (
         cd "$DIR"
         exec env OVERRIDE_IN_DOCKER=0 DNS_ADDRESS=0 GATEWAY_LISTEN=127.0.0.1:4566 \
             SQS_ENDPOINT_STRATEGY=path SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
             SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=10 \
+            CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES=1 \
             LOCALSTACK_VOLUME_DIR="$DIR/data" \
             "$VENV/bin/python" -m localstack.runtime.main
     ) >"$LOG" 2>&1 &

@@ -36,6 +36,7 @@ from csvprof.handlers import api, worker
 from csvprof.local.emf import EmfForwarder
 from csvprof.local.runtime import LocalRuntime
 from csvprof.local.stack import isolated_session
+from tests.e2e_localstack.alarms import RECORD, record
 from tests.support.http import HttpApi, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +70,14 @@ STACK_PARAMETERS: dict[Stack, dict[str, str]] = {
 DEPLOYED_HERE = (Stack.STORAGE, Stack.MESSAGING, Stack.OBSERVABILITY)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what happened in LocalStack (deploy times, alarm transitions) even when all passed."""
+    if RECORD:
+        terminalreporter.section("LocalStack: deployments and alarm transitions")
+        for line in RECORD:
+            terminalreporter.write_line(line)
+
+
 def _healthy(endpoint: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=2) as answer:  # noqa: S310
@@ -83,12 +92,12 @@ def localstack() -> Iterator[str]:
     if external:
         if not _healthy(external):
             pytest.fail(f"CSVPROF_LOCALSTACK_ENDPOINT={external} does not answer /_localstack/health")
-        print(f"\n[localstack] using the running instance at {external}")
+        record(f"[localstack] using the running instance at {external}")
         yield external
         return
     started = time.monotonic()
     subprocess.run([str(SCRIPT), "start"], check=True)
-    print(f"\n[localstack] install (cached) + start took {time.monotonic() - started:.1f} s")
+    record(f"[localstack] install (when not cached) + start took {time.monotonic() - started:.1f} s")
     try:
         yield DEFAULT_ENDPOINT
     finally:
@@ -117,7 +126,7 @@ def deployed(localstack: str, deployer: Deployer) -> Iterator[DeployedStack]:
                 ROOT / "infra" / "cloudformation" / f"{stack}.yaml",
                 {"Name": name, **STACK_PARAMETERS[stack]},
             )
-            print(f"[deploy] {result.stack_name}: {result.status} in {time.monotonic() - started:.1f} s")
+            record(f"[deploy] {result.stack_name}: {result.status} in {time.monotonic() - started:.1f} s")
         target.load(DEPLOYED_HERE)
         yield target
     finally:

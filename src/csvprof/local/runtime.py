@@ -6,30 +6,53 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from csvprof.contracts.meta import Route
 from csvprof.limits import API_TIMEOUT_S, WORKER_TIMEOUT_S
+from csvprof.local.emf import EmfForwarder, forwarding
 from csvprof.local.gateway import Handler, LocalGateway
 from csvprof.local.poller import SqsPoller
-from csvprof.local.stack import EmbeddedStack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 ROUTES: tuple[Route, ...] = ("blue", "green")
 
 
+class WorkQueues(Protocol):
+    """What the runtime needs from a stack: `EmbeddedStack`, or one deployed to LocalStack."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def work_queue_urls(self) -> dict[Route, str]: ...
+
+    def sqs(self) -> SQSClient: ...
+
+
 class LocalRuntime:
-    """Starts the gateway and the blue and green pollers; stops them in reverse order."""
+    """Starts the gateway and the blue and green pollers; stops them in reverse order.
+
+    With `emf_forwarder`, the EMF metrics both handlers print are sent to CloudWatch as
+    CloudWatch Logs would (see `csvprof.local.emf`); off by default.
+    """
 
     def __init__(
         self,
-        stack: EmbeddedStack,
+        stack: WorkQueues,
         api_handler: Handler,
         worker_handler: Handler,
         *,
         port: int = 0,
         api_timeout_s: float = API_TIMEOUT_S,
         worker_timeout_s: float = WORKER_TIMEOUT_S,
+        emf_forwarder: EmfForwarder | None = None,
     ) -> None:
+        if emf_forwarder is not None:
+            api_handler = forwarding(api_handler, emf_forwarder)
+            worker_handler = forwarding(worker_handler, emf_forwarder)
         self.stack = stack
         self.gateway = LocalGateway(api_handler, timeout_s=api_timeout_s, region=stack.region, port=port)
         self.pollers: dict[Route, SqsPoller] = {}

@@ -1,0 +1,466 @@
+"""The CloudFormation templates keep the promises of docs/ and limits.py.
+
+Templates are read with a CloudFormation-aware loader (`!Ref`, `!GetAtt`, `!Sub`, ...);
+docs/runtime.md, docs/observability.md and contracts/openapi.yaml are parsed here too, so
+a number changed on one side only fails this file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from csvprof import limits
+from csvprof.deploy.cfn_yaml import load_template
+from csvprof.deploy.outputs import ALARMS, DEPLOY_ORDER, OUTPUTS, STATEFUL, Stack, template_path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+@cache
+def template(stack: Stack) -> dict[str, Any]:
+    return load_template(template_path(stack))
+
+
+def resources(stack: Stack, type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template(stack)["Resources"].items() if v["Type"] == type_name}
+
+
+def default(stack: Stack, parameter: str) -> str:
+    return str(template(stack)["Parameters"][parameter]["Default"])
+
+
+def ref(value: Any) -> str:
+    assert isinstance(value, dict), value
+    assert set(value) == {"Ref"}, value
+    return str(value["Ref"])
+
+
+# --- docs/runtime.md ---------------------------------------------------------------------
+
+
+@cache
+def runtime_doc() -> dict[str, int]:
+    """constant -> the number docs/runtime.md's table states (MB, s, days -> s, counts)."""
+    values: dict[str, int] = {}
+    for line in (DOCS / "runtime.md").read_text().splitlines():
+        match = re.match(r"\|[^|]+\|\s*([\d,]+)\s*(MB|s|days|MiB|GiB)?\s*\|\s*`(\w+)`", line)
+        if match:
+            number, unit, constant = int(match[1].replace(",", "")), match[2], match[3]
+            values[constant] = number * 86400 if unit == "days" else number
+    return values
+
+
+# (constant, stack, parameter the template uses for it)
+RUNTIME_PARAMETERS = [
+    ("API_MEMORY_MB", Stack.COMPUTE, "ApiMemoryMB"),
+    ("API_TIMEOUT_S", Stack.COMPUTE, "ApiTimeoutSeconds"),
+    ("WORKER_MEMORY_MB", Stack.COMPUTE, "WorkerMemoryMB"),
+    ("WORKER_TIMEOUT_S", Stack.COMPUTE, "WorkerTimeoutSeconds"),
+    ("SQS_BATCH_SIZE", Stack.COMPUTE, "SqsBatchSize"),
+    ("SQS_MAX_RECEIVE_COUNT", Stack.COMPUTE, "MaxReceiveCount"),
+    ("SQS_VISIBILITY_TIMEOUT_S", Stack.MESSAGING, "VisibilityTimeoutSeconds"),
+    ("SQS_MAX_RECEIVE_COUNT", Stack.MESSAGING, "MaxReceiveCount"),
+    ("DLQ_RETENTION_S", Stack.MESSAGING, "DlqRetentionSeconds"),
+]
+
+
+@pytest.mark.parametrize(("constant", "stack", "parameter"), RUNTIME_PARAMETERS)
+def test_runtime_numbers_are_the_template_defaults(constant: str, stack: Stack, parameter: str) -> None:
+    documented = runtime_doc()[constant]
+    assert documented == getattr(limits, constant)
+    assert int(default(stack, parameter)) == documented
+
+
+@pytest.mark.parametrize(
+    ("function", "memory", "timeout", "handler"),
+    [
+        ("ApiFunction", "ApiMemoryMB", "ApiTimeoutSeconds", "csvprof.handlers.api.handler"),
+        ("WorkerFunction", "WorkerMemoryMB", "WorkerTimeoutSeconds", "csvprof.handlers.worker.handler"),
+    ],
+)
+def test_functions_use_the_documented_runtime(function: str, memory: str, timeout: str, handler: str) -> None:
+    text = (DOCS / "runtime.md").read_text()
+    assert f"**{limits.LAMBDA_RUNTIME}** on **{limits.LAMBDA_ARCHITECTURE}**" in text
+    props = template(Stack.COMPUTE)["Resources"][function]["Properties"]
+    assert props["Runtime"] == limits.LAMBDA_RUNTIME
+    assert props["Architectures"] == [limits.LAMBDA_ARCHITECTURE]
+    assert ref(props["MemorySize"]) == memory
+    assert ref(props["Timeout"]) == timeout
+    assert props["Handler"] == handler
+    assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_queue_visibility_is_six_worker_timeouts() -> None:
+    visibility = int(default(Stack.MESSAGING, "VisibilityTimeoutSeconds"))
+    assert visibility == 6 * int(default(Stack.COMPUTE, "WorkerTimeoutSeconds"))
+
+
+def test_worker_environment_names_are_the_config_names() -> None:
+    from csvprof.config import Settings
+
+    expected = set(Settings("b", "q1", "q2", "e").to_env()) - {"AWS_REGION"}  # Lambda sets AWS_REGION
+    for function in ("ApiFunction", "WorkerFunction"):
+        variables = template(Stack.COMPUTE)["Resources"][function]["Properties"]["Environment"]["Variables"]
+        needed = expected - ({"CSVPROF_GREEN_WEIGHT"} if function == "WorkerFunction" else set())
+        assert needed <= set(variables), (function, needed - set(variables))
+
+
+# --- messaging -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue", ["BlueQueue", "GreenQueue"])
+def test_work_queues_redrive_to_the_dlq(queue: str) -> None:
+    props = template(Stack.MESSAGING)["Resources"][queue]["Properties"]
+    assert ref(props["VisibilityTimeout"]) == "VisibilityTimeoutSeconds"
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    assert props["SqsManagedSseEnabled"] is True
+
+
+def test_dlq_bus_archive_and_routing_parameter() -> None:
+    res = template(Stack.MESSAGING)["Resources"]
+    assert ref(res["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]) == "DlqRetentionSeconds"
+    assert res["EventArchive"]["Properties"]["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    routing = res["RoutingParameter"]["Properties"]
+    assert ref(routing["Value"]) == "GreenWeight"
+    params = template(Stack.MESSAGING)["Parameters"]["GreenWeight"]
+    assert (params["MinValue"], params["MaxValue"], params["Default"]) == (0, 100, 0)
+
+
+# --- event sources -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mapping", "alias", "queue"),
+    [
+        ("BlueEventSource", "WorkerBlueAlias", "BlueQueueArn"),
+        ("GreenEventSource", "WorkerGreenAlias", "GreenQueueArn"),
+    ],
+)
+def test_each_queue_feeds_its_worker_alias(mapping: str, alias: str, queue: str) -> None:
+    props = template(Stack.COMPUTE)["Resources"][mapping]["Properties"]
+    assert ref(props["BatchSize"]) == "SqsBatchSize"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert ref(props["FunctionName"]) == alias
+    assert props["EventSourceArn"] == {"Fn::ImportValue": {"Fn::Sub": f"${{Name}}-{queue}"}}
+
+
+def test_api_alias_is_shifted_by_codedeploy() -> None:
+    live = template(Stack.COMPUTE)["Resources"]["ApiLiveAlias"]
+    assert live["Properties"]["Name"] == "live"
+    policy = live["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    group = template(Stack.API)["Resources"]["LiveDeploymentGroup"]["Properties"]
+    app = template(Stack.API)["Resources"]["CodeDeployApplication"]["Properties"]
+    assert policy["ApplicationName"] == app["ApplicationName"]
+    assert policy["DeploymentGroupName"] == group["DeploymentGroupName"]
+    assert app["ComputePlatform"] == "Lambda"
+    assert default(Stack.API, "DeploymentConfigName") == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert group["AutoRollbackConfiguration"]["Enabled"] is True
+    assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+    watched = {a["Name"]["Fn::Sub"] for a in group["AlarmConfiguration"]["Alarms"]}
+    # docs/deployment-strategy.md: CodeDeploy watches these three.
+    assert watched == {"${Name}-api-errors", "${Name}-api-5xx", "${Name}-api-latency-p99"}
+
+
+# --- storage -------------------------------------------------------------------------------
+
+
+def test_bucket_is_encrypted_private_versioned_and_retained() -> None:
+    bucket = template(Stack.STORAGE)["Resources"]["Bucket"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    props = bucket["Properties"]
+    sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    [raw] = [r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "raw/"]
+    assert raw["Status"] == "Enabled"
+    assert ref(raw["ExpirationInDays"]) == "RawRetentionDays"
+
+
+def test_bucket_policy_denies_plain_http() -> None:
+    [policy] = resources(Stack.STORAGE, "AWS::S3::BucketPolicy").values()
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::GetAtt": ["Bucket", "Arn"]} in statement["Resource"]
+    assert {"Fn::Sub": "${Bucket.Arn}/*"} in statement["Resource"]
+
+
+# --- IAM -----------------------------------------------------------------------------------
+
+
+def _resource_name(value: Any) -> str:
+    """A readable form of a policy resource: imports become <ExportSuffix>."""
+    if isinstance(value, str):
+        return value
+    if "Fn::ImportValue" in value:
+        return "<" + value["Fn::ImportValue"]["Fn::Sub"].removeprefix("${Name}-") + ">"
+    if "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        if isinstance(sub, str):
+            return sub
+        text, variables = sub
+        for key, inner in variables.items():
+            text = text.replace("${" + key + "}", _resource_name(inner))
+        return str(text)
+    raise AssertionError(f"unexpected resource {value!r}")
+
+
+def grants(role: str) -> set[tuple[str, str]]:
+    props = template(Stack.COMPUTE)["Resources"][role]["Properties"]
+    assert "ManagedPolicyArns" not in props
+    found: set[tuple[str, str]] = set()
+    for policy in props["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            targets = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for action in actions:
+                assert "*" not in action, f"{role}: wildcard action {action}"
+                for target in targets:
+                    found.add((action, _resource_name(target)))
+    return found
+
+
+LOGS = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${Name}-%s:*"
+COMMON = {
+    ("xray:PutTraceSegments", "*"),  # X-Ray has no resource-level permissions
+    ("xray:PutTelemetryRecords", "*"),
+}
+
+
+def test_api_role_is_least_privilege() -> None:
+    assert grants("ApiRole") == COMMON | {
+        ("s3:PutObject", "<BucketArn>/raw/*"),
+        ("s3:PutObject", "<BucketArn>/meta/*"),
+        ("s3:GetObject", "<BucketArn>/meta/*"),
+        ("s3:GetObject", "<BucketArn>/profiles/*"),
+        ("s3:GetObject", "<BucketArn>/raw/*"),  # HeadObject on a completed upload
+        ("s3:ListBucket", "<BucketArn>"),  # GET /datasets, limited to meta/ by condition below
+        ("sqs:SendMessage", "<BlueQueueArn>"),
+        ("sqs:SendMessage", "<GreenQueueArn>"),
+        (
+            "ssm:GetParameter",
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter<RoutingParameterName>",
+        ),
+        ("logs:CreateLogStream", LOGS % "api"),
+        ("logs:PutLogEvents", LOGS % "api"),
+    }
+    statements = template(Stack.COMPUTE)["Resources"]["ApiRole"]["Properties"]["Policies"][0][
+        "PolicyDocument"
+    ]
+    [listing] = [s for s in statements["Statement"] if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "meta/*"}}
+
+
+def test_worker_role_is_least_privilege() -> None:
+    consume = {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+    assert grants("WorkerRole") == COMMON | {
+        ("s3:GetObject", "<BucketArn>/raw/*"),
+        ("s3:GetObject", "<BucketArn>/profiles/*"),
+        ("s3:PutObject", "<BucketArn>/profiles/*"),
+        ("s3:GetObject", "<BucketArn>/meta/*"),
+        ("s3:PutObject", "<BucketArn>/meta/*"),
+        *((action, f"<{q}QueueArn>") for action in consume for q in ("Blue", "Green")),
+        ("events:PutEvents", "<EventBusArn>"),
+        ("logs:CreateLogStream", LOGS % "worker"),
+        ("logs:PutLogEvents", LOGS % "worker"),
+    }
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def openapi_routes() -> set[str]:
+    spec = yaml.safe_load((ROOT / "contracts" / "openapi.yaml").read_text())
+    methods = {"get", "post", "put", "delete", "patch"}
+    return {f"{m.upper()} {path}" for path, ops in spec["paths"].items() for m in ops if m in methods}
+
+
+def test_routes_are_the_openapi_routes_and_all_use_iam() -> None:
+    routes = resources(Stack.API, "AWS::ApiGatewayV2::Route")
+    assert {r["Properties"]["RouteKey"] for r in routes.values()} == openapi_routes()
+    for name, route in routes.items():
+        assert route["Properties"]["AuthorizationType"] == "AWS_IAM", name
+        assert route["Properties"]["Target"] == {"Fn::Sub": "integrations/${LiveIntegration}"}, name
+
+
+def test_integration_targets_the_live_alias_with_payload_2() -> None:
+    props = template(Stack.API)["Resources"]["LiveIntegration"]["Properties"]
+    assert props["IntegrationType"] == "AWS_PROXY"
+    assert props["PayloadFormatVersion"] == "2.0"
+    assert props["IntegrationUri"] == {"Fn::ImportValue": {"Fn::Sub": "${Name}-ApiLiveAliasArn"}}
+    stage = template(Stack.API)["Resources"]["DefaultStage"]["Properties"]
+    assert stage["AccessLogSettings"]["DestinationArn"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${Name}-AccessLogGroupArn"}
+    }
+
+
+# --- observability -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentedAlarm:
+    namespace: str
+    metric: str
+    statistic: str | None  # "Sum", "Maximum", "p99", or None when the doc does not say
+    threshold: float
+    evaluation_periods: int
+    period_s: int
+
+
+@cache
+def documented_alarms() -> dict[str, DocumentedAlarm]:
+    """The Alarms table of docs/observability.md, one entry per alarm name."""
+    text = (DOCS / "observability.md").read_text()
+    table = text.split("## Alarms", 1)[1].split("\n## ", 1)[0]
+    alarms: dict[str, DocumentedAlarm] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("alarm", "") or set(cells[0]) <= {"-"}:
+            continue
+        names, metric, condition = cells
+        namespace, metric_name = re.findall(r"`([^`]+)`", metric)[:2]
+        threshold = re.search(r">\s*([\d,]+)", condition)
+        periods = re.search(r"(\d+) periods? of ([\d,]+) s", condition)
+        assert threshold, line
+        assert periods, line
+        statistic = "p99" if "p99" in metric else "Maximum" if " max" in metric else None
+        statistic = "Sum" if condition.startswith("sum") else statistic
+        for name in (n.strip() for n in names.split(",")):
+            alarms[name] = DocumentedAlarm(
+                namespace=namespace,
+                metric=metric_name,
+                statistic=statistic,
+                threshold=float(threshold[1].replace(",", "")),
+                evaluation_periods=int(periods[1]),
+                period_s=int(periods[2].replace(",", "")),
+            )
+    return alarms
+
+
+def template_alarms() -> dict[str, dict[str, Any]]:
+    found = {}
+    for alarm in resources(Stack.OBSERVABILITY, "AWS::CloudWatch::Alarm").values():
+        found[alarm["Properties"]["AlarmName"]["Fn::Sub"].removeprefix("${Name}-")] = alarm
+    return found
+
+
+def test_the_documented_alarms_are_the_template_alarms() -> None:
+    assert set(documented_alarms()) == set(template_alarms()) == set(ALARMS)
+
+
+@pytest.mark.parametrize("name", ALARMS)
+def test_alarm_matches_the_doc(name: str) -> None:
+    doc = documented_alarms()[name]
+    props = template_alarms()[name]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (doc.namespace, doc.metric)
+    statistic = props.get("Statistic") or props.get("ExtendedStatistic")
+    if doc.statistic is not None:
+        assert statistic == doc.statistic
+    threshold, period = ref(props["Threshold"]), ref(props["Period"])
+    assert float(default(Stack.OBSERVABILITY, threshold)) == doc.threshold
+    assert int(default(Stack.OBSERVABILITY, period)) == doc.period_s
+    evaluations = props["EvaluationPeriods"]
+    evaluations = (
+        int(default(Stack.OBSERVABILITY, ref(evaluations))) if isinstance(evaluations, dict) else evaluations
+    )
+    assert evaluations == doc.evaluation_periods
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_worker_duration_alarm_is_eighty_percent_of_the_timeout() -> None:
+    assert documented_alarms()["worker-duration"].threshold == 0.8 * limits.WORKER_TIMEOUT_S * 1000
+
+
+def test_profiles_failed_alarm_watches_the_worker_service() -> None:
+    from csvprof.observability import NAMESPACE, WorkerMetric
+
+    props = template_alarms()["profiles-failed"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, WorkerMetric.PROFILES_FAILED.value)
+    assert props["Dimensions"] == [{"Name": "service", "Value": "csvprof-worker"}]
+
+
+def test_log_groups_have_retention() -> None:
+    groups = resources(Stack.OBSERVABILITY, "AWS::Logs::LogGroup")
+    assert len(groups) == 3
+    for group in groups.values():
+        assert ref(group["Properties"]["RetentionInDays"]) == "LogRetentionDays"
+    names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups.values()}
+    assert names == {
+        "/aws/lambda/${Name}-api",
+        "/aws/lambda/${Name}-worker",
+        "/aws/apigateway/${Name}-access",
+    }
+    functions = {
+        f["Properties"]["FunctionName"]["Fn::Sub"]
+        for f in resources(Stack.COMPUTE, "AWS::Lambda::Function").values()
+    }
+    assert {f"/aws/lambda/{f}" for f in functions} < names
+
+
+# --- outputs and the order of stacks ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", list(Stack))
+def test_outputs_are_the_shared_constants_and_exported(stack: Stack) -> None:
+    outputs = template(stack)["Outputs"]
+    assert set(outputs) == {o.value for o in OUTPUTS[stack]}
+    for key, output in outputs.items():
+        assert output["Export"] == {"Name": {"Fn::Sub": f"${{Name}}-{key}"}}
+
+
+def _imports(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        if "Fn::ImportValue" in node:
+            return {node["Fn::ImportValue"]["Fn::Sub"].removeprefix("${Name}-")}
+        return set().union(*(_imports(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_imports(v) for v in node)) if node else set()
+    return set()
+
+
+@pytest.mark.parametrize("stack", list(Stack))
+def test_imports_come_from_stacks_deployed_earlier(stack: Stack) -> None:
+    earlier = DEPLOY_ORDER[: DEPLOY_ORDER.index(stack)]
+    available = {o.value for s in earlier for o in OUTPUTS[s]}
+    assert _imports(template(stack)["Resources"]) <= available
+
+
+def test_stateful_stacks_hold_only_state() -> None:
+    stateful_types = {
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::Queue",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Events::EventBus",
+        "AWS::Events::Archive",
+        "AWS::SSM::Parameter",
+    }
+    for stack in Stack:
+        types = {r["Type"] for r in template(stack)["Resources"].values()}
+        if stack in STATEFUL:
+            assert types <= stateful_types, stack
+        else:
+            assert not types & stateful_types, stack
