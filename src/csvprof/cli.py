@@ -34,6 +34,12 @@ HTTP_TIMEOUT_S = 60
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["deploy"]:
+        # The deploy tool parses its own sub-commands and options (including --help).
+        from csvprof.deploy.__main__ import main as deploy_main
+
+        return deploy_main(argv[1:])
     args = _parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.func
     try:
@@ -70,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="threads per block (default: usable cores)"
     )
     profile.set_defaults(func=_cmd_profile)
+
+    # Listed for --help only: main() hands `deploy ...` to csvprof.deploy before parsing.
+    sub.add_parser("deploy", help="package the Lambda code and deploy the CloudFormation stacks")
 
     generate = sub.add_parser("generate", help="write a seeded, realistic mixed-type CSV for benchmarks")
     generate.add_argument("out", type=Path, help="where to write the CSV")
