@@ -7,7 +7,7 @@ everything is read from the outputs named in `csvprof.deploy.outputs`, nothing g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 @dataclass
@@ -93,9 +95,8 @@ class DeployedStack:
     def cloudwatch(self) -> CloudWatchClient:
         return self.session.client("cloudwatch", endpoint_url=self.endpoint_url, config=self._config())
 
-    # SNS and SSM: boto3-stubs here has no sns/ssm extras, so these two are untyped.
-    def sns(self) -> Any:
+    def sns(self) -> SNSClient:
         return self.session.client("sns", endpoint_url=self.endpoint_url, config=self._config())
 
-    def ssm(self) -> Any:
+    def ssm(self) -> SSMClient:
         return self.session.client("ssm", endpoint_url=self.endpoint_url, config=self._config())
