@@ -20,12 +20,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from csvprof.limits import API_MEMORY_MB, API_TIMEOUT_S, MiB
 from csvprof.local.context import DEFAULT_ACCOUNT_ID, new_context
+from csvprof.local.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class RequestTooLargeError(Exception):
     """The request body exceeds the gateway's payload limit."""
 
 
-class LocalGateway:
+class LocalGateway(Service):
     """A ThreadingHTTPServer on 127.0.0.1 (free port) that invokes `handler` per request.
 
     The handler runs on its own thread so the gateway can answer 504 when the function
@@ -253,14 +253,6 @@ class LocalGateway:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def invoke(self, event: dict[str, Any]) -> HttpResponse:
         """Invoke the function as a synchronous Lambda call and map the result."""

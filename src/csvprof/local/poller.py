@@ -14,13 +14,13 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csvprof.limits import SQS_BATCH_SIZE, WORKER_MEMORY_MB, WORKER_TIMEOUT_S
 from csvprof.local.context import new_context
+from csvprof.local.lifecycle import Service
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -127,7 +127,7 @@ def failed_message_ids(result: Any, batch_ids: Iterable[str]) -> frozenset[str]:
 # --- the poller ------------------------------------------------------------------------
 
 
-class SqsPoller:
+class SqsPoller(Service):
     """One thread polling one queue and invoking `handler`, like an event source mapping."""
 
     def __init__(
@@ -186,14 +186,6 @@ class SqsPoller:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout_s)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _run(self) -> None:
         while not self._stop.is_set():

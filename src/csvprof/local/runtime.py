@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from csvprof.contracts.meta import Route
 from csvprof.limits import API_TIMEOUT_S, WORKER_TIMEOUT_S
 from csvprof.local.emf import EmfForwarder, forwarding
 from csvprof.local.gateway import Handler, LocalGateway
+from csvprof.local.lifecycle import Service
 from csvprof.local.poller import SqsPoller
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class WorkQueues(Protocol):
     def sqs(self) -> SQSClient: ...
 
 
-class LocalRuntime:
+class LocalRuntime(Service):
     """Starts the gateway and the blue and green pollers; stops them in reverse order.
 
     With `emf_forwarder`, the EMF metrics both handlers print are sent to CloudWatch as
@@ -90,14 +90,6 @@ class LocalRuntime:
             poller.request_stop()
         if exit_stack is not None:
             exit_stack.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 @contextmanager

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import uuid
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
@@ -22,6 +21,7 @@ from csvprof.contracts.events import SOURCE
 from csvprof.contracts.meta import Route
 from csvprof.limits import DLQ_RETENTION_S, SQS_MAX_RECEIVE_COUNT
 from csvprof.local.context import DEFAULT_ACCOUNT_ID
+from csvprof.local.lifecycle import Service
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -64,7 +64,7 @@ def isolated_session(region: str) -> boto3.Session:
     return boto3.Session(botocore_session=core, region_name=region)
 
 
-class EmbeddedStack:
+class EmbeddedStack(Service):
     """Moto in server mode on 127.0.0.1 with csvprof's bucket, queues and event bus.
 
     Use as a context manager; `.settings` is what the handlers get, the typed client
@@ -127,14 +127,6 @@ class EmbeddedStack:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @staticmethod
     def _silence_request_log() -> None:
