@@ -17,6 +17,9 @@ class Settings:
     event_bus_name: str
     # Share of new datasets routed to the green queue, 0-100 (blue/green routing policy).
     green_weight: int = 0
+    # SSM parameter holding the live green weight; when set, it overrides green_weight and
+    # is re-read at most once a minute, so a rollout step needs no redeploy.
+    routing_parameter: str | None = None
     # None on AWS; an emulator URL (moto, LocalStack) otherwise. Only this differs between targets.
     endpoint_url: str | None = None
     region: str = "us-east-1"
@@ -36,6 +39,7 @@ class Settings:
             green_queue_url=env["CSVPROF_GREEN_QUEUE_URL"],
             event_bus_name=env["CSVPROF_EVENT_BUS_NAME"],
             green_weight=int(env.get("CSVPROF_GREEN_WEIGHT", "0")),
+            routing_parameter=env.get("CSVPROF_ROUTING_PARAMETER") or None,
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             max_receive_count=int(env.get("CSVPROF_MAX_RECEIVE_COUNT", str(SQS_MAX_RECEIVE_COUNT))),
@@ -54,4 +58,6 @@ class Settings:
         }
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.routing_parameter:
+            env["CSVPROF_ROUTING_PARAMETER"] = self.routing_parameter
         return env

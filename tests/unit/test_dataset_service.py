@@ -32,7 +32,7 @@ def service(weight: int = 0) -> tuple[DatasetService, InMemoryMetas, InMemoryArt
         artifacts=artifacts,
         queue=queue,
         now=lambda: datetime(2026, 11, 25, tzinfo=UTC),
-        green_weight=weight,
+        green_weight=lambda: weight,
         new_id=lambda: FIXED_ID,
     )
     return svc, metas, artifacts, queue

@@ -106,10 +106,14 @@ def test_queue_visibility_is_six_worker_timeouts() -> None:
 def test_worker_environment_names_are_the_config_names() -> None:
     from csvprof.config import Settings
 
-    expected = set(Settings("b", "q1", "q2", "e").to_env()) - {"AWS_REGION"}  # Lambda sets AWS_REGION
+    # Lambda sets AWS_REGION; the weight comes from the routing parameter, not a fixed variable.
+    expected = set(Settings("b", "q1", "q2", "e", routing_parameter="p").to_env()) - {
+        "AWS_REGION",
+        "CSVPROF_GREEN_WEIGHT",
+    }
     for function in ("ApiFunction", "WorkerFunction"):
         variables = template(Stack.COMPUTE)["Resources"][function]["Properties"]["Environment"]["Variables"]
-        needed = expected - ({"CSVPROF_GREEN_WEIGHT"} if function == "WorkerFunction" else set())
+        needed = expected - ({"CSVPROF_ROUTING_PARAMETER"} if function == "WorkerFunction" else set())
         assert needed <= set(variables), (function, needed - set(variables))
 
 

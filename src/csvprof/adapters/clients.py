@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 def _config(settings: Settings) -> Config:
@@ -40,4 +41,10 @@ def sqs_client(settings: Settings, session: boto3.Session | None = None) -> SQSC
 def events_client(settings: Settings, session: boto3.Session | None = None) -> EventBridgeClient:
     return (session or boto3.Session()).client(
         "events", endpoint_url=settings.endpoint_url, config=_config(settings)
+    )
+
+
+def ssm_client(settings: Settings, session: boto3.Session | None = None) -> SSMClient:
+    return (session or boto3.Session()).client(
+        "ssm", endpoint_url=settings.endpoint_url, config=_config(settings)
     )

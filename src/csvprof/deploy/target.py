@@ -53,16 +53,18 @@ class DeployedStack:
         return self.outputs[stack][key.value]
 
     def settings(self, green_weight: int | None = None) -> Settings:
-        """What the handlers get; the green weight comes from the routing parameter unless given."""
+        """What the handlers get. Unless a fixed weight is given, the API reads the live green
+        weight from the routing parameter, as the deployed function does."""
+        parameter = None
         if green_weight is None:
             parameter = self.output(Stack.MESSAGING, MessagingOutput.ROUTING_PARAMETER_NAME)
-            green_weight = int(self.ssm().get_parameter(Name=parameter)["Parameter"]["Value"])
         return Settings(
             bucket=self.output(Stack.STORAGE, StorageOutput.BUCKET_NAME),
             blue_queue_url=self.output(Stack.MESSAGING, MessagingOutput.BLUE_QUEUE_URL),
             green_queue_url=self.output(Stack.MESSAGING, MessagingOutput.GREEN_QUEUE_URL),
             event_bus_name=self.output(Stack.MESSAGING, MessagingOutput.EVENT_BUS_NAME),
-            green_weight=green_weight,
+            green_weight=green_weight or 0,
+            routing_parameter=parameter,
             endpoint_url=self.endpoint_url,
             region=self.region,
         )

@@ -37,7 +37,8 @@ class DatasetService:
     artifacts: ArtifactStore
     queue: WorkQueue
     now: Clock
-    green_weight: int
+    # The routing policy's current weight for green (0-100): configuration, read per upload.
+    green_weight: Callable[[], int]
     new_id: Callable[[], str] = keys.new_dataset_id
 
     # --- writes -----------------------------------------------------------------
@@ -86,7 +87,7 @@ class DatasetService:
             return winner.meta
 
     def _register(self, dataset_id: str, name: str | None, size: int) -> Meta:
-        route = choose_route(dataset_id, self.green_weight)
+        route = choose_route(dataset_id, self.green_weight())
         meta = Meta.new(dataset_id, name=name, route=route, source_bytes=size, now=self.now())
         self.metas.create(meta)
         self.queue.send(

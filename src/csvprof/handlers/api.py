@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,10 @@ import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from csvprof.adapters.clients import s3_client, sqs_client
+from csvprof.adapters.clients import s3_client, sqs_client, ssm_client
 from csvprof.adapters.s3 import S3ArtifactStore, S3MetaRepository
 from csvprof.adapters.sqs import SqsWorkQueue
+from csvprof.adapters.ssm import SsmGreenWeight
 from csvprof.config import Settings
 from csvprof.contracts.meta import Meta
 from csvprof.contracts.timefmt import format_ts
@@ -33,8 +35,14 @@ def build_service(settings: Settings, session: boto3.Session | None = None) -> D
             {"blue": settings.blue_queue_url, "green": settings.green_queue_url},
         ),
         now=lambda: datetime.now(UTC),
-        green_weight=settings.green_weight,
+        green_weight=_green_weight(settings, session),
     )
+
+
+def _green_weight(settings: Settings, session: boto3.Session | None) -> Callable[[], int]:
+    if settings.routing_parameter:
+        return SsmGreenWeight(ssm_client(settings, session), settings.routing_parameter)
+    return lambda: settings.green_weight
 
 
 def _json(status: int, body: Any) -> Response[str]:
