@@ -211,7 +211,9 @@ def forwarder(deployed: DeployedStack) -> EmfForwarder:
 @pytest.fixture(scope="session")
 def runtime(deployed: DeployedStack, forwarder: EmfForwarder) -> Iterator[LocalRuntime]:
     settings = deployed.settings()
-    assert settings.green_weight == GREEN_WEIGHT, "the routing parameter holds the deployed weight"
+    assert settings.routing_parameter, "the API reads its weight from the routing parameter"
+    parameter = deployed.ssm().get_parameter(Name=settings.routing_parameter)["Parameter"]["Value"]
+    assert int(parameter) == GREEN_WEIGHT, "the routing parameter holds the deployed weight"
     handlers = (api.make_handler(settings, deployed.session), worker.make_handler(settings, deployed.session))
     with LocalRuntime(deployed, *handlers, emf_forwarder=forwarder) as running:
         yield running
