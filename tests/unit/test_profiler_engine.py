@@ -81,6 +81,7 @@ def test_given_mixed_csv_when_profiled_then_stats_match_python_csv() -> None:
         "columns": len(header),
         "bytes": len(MIXED),
         "ragged_rows": 0,
+        "duplicate_rows": {"estimate": 0, "approximate": False, "absolute_error": 0},
     }
     assert [c["name"] for c in result["columns"]] == header
     for j, col in enumerate(result["columns"]):
@@ -189,9 +190,26 @@ def test_invalid_utf8_after_the_sniffed_head_is_an_encoding_error() -> None:
         profile(data)
 
 
-def test_utf16_bom_is_an_encoding_error() -> None:
+@pytest.mark.parametrize(
+    ("codec", "bom", "name"), [("utf-16-le", "\ufeff", "utf-16-le"), ("utf-16-be", "\ufeff", "utf-16-be")]
+)
+def test_utf16_with_bom_is_transcoded(codec: str, bom: str, name: str) -> None:
+    data = (bom + 'name,city\r\nJosé,Zürich\r\n"a,b",x\r\n').encode(codec)
+    result = profile(data, stream=True)
+    assert result["dialect"]["encoding"] == name
+    assert result["dialect"]["line_terminator"] == "\r\n"
+    assert result["dataset"]["bytes"] == len(data)
+    assert result["columns"][0]["top_values"] == [{"value": "José", "count": 1}, {"value": "a,b", "count": 1}]
+
+
+def test_utf32_bom_is_an_encoding_error() -> None:
     with pytest.raises(errors.EncodingError):
-        profile("a,b\n1,2\n".encode("utf-16"))
+        profile("a,b\n1,2\n".encode("utf-32"))
+
+
+def test_invalid_utf16_is_an_encoding_error() -> None:
+    with pytest.raises(errors.EncodingError):
+        profile("a,b\n1,2\n".encode("utf-16") + b"\x00\xd8\x41\x00")
 
 
 @pytest.mark.parametrize("data", [b"", b"   \n\r\n\t  "])

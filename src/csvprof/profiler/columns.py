@@ -1,5 +1,6 @@
-"""Per-column accumulators. Each is updated a chunk at a time and can `merge()`
-another accumulator of the same column (a byte-range split profiled elsewhere)."""
+"""Per-column accumulators. Each is fed one batch at a time as (distinct values, counts), so
+every statistic costs work per distinct value, and can `merge()` another accumulator of the
+same column (a byte range profiled by another thread or process)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,32 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
-from csvprof.profiler.sketches import FrequentValues
-from csvprof.profiler.types import TYPE_NAMES, classify
+from csvprof.profiler.sketches import U64, FrequentValues
+from csvprof.profiler.types import NULL_MARKERS, TYPE_NAMES, ByteView, classify
 
 TOP_K: Final = 10
 KLL_K: Final = 200
-QUANTILES: Final = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+HISTOGRAM_BINS: Final = 20
+# A column is `mixed` when no type family holds this share of the present values.
+MIXED_BELOW: Final = 0.95
+QUANTILES: Final = {
+    "p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
+}  # fmt: skip
+_NULL_SET: Final = pa.array(NULL_MARKERS, type=pa.string())
+_ASCII_SPACE: Final = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True
+_NULL_FIRST: Final = np.zeros(256, dtype=bool)
+_NULL_FIRST[list({ord(m[0]) for m in NULL_MARKERS})] = True
+_BLANK_FIRST: Final = _ASCII_SPACE.copy()
+_BLANK_FIRST[0x80:] = True  # Unicode spaces (NBSP, ideographic space) start with a non-ASCII byte
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 
 def _lo(a: Any, b: Any) -> Any:
@@ -38,36 +55,53 @@ class MinMax:
             mm = pc.min_max(values)
             self.merge(MinMax(mm["min"].as_py(), mm["max"].as_py()))
 
+    def update_np(self, x: Any) -> None:
+        if len(x):
+            self.merge(MinMax(x.min().item(), x.max().item()))
+
     def merge(self, other: MinMax) -> None:
         self.lo, self.hi = _lo(self.lo, other.lo), _hi(self.hi, other.hi)
 
 
 @dataclass(slots=True)
 class Moments:
-    """Count, mean and sum of squared deviations; merged with Chan et al.'s formula."""
+    """Count, mean, sum of squared deviations, sum, zeros, negatives; merged with Chan et al.'s formula."""
 
     n: int = 0
     mean: float = 0.0
     m2: float = 0.0
+    total: float = 0.0
+    zeros: int = 0
+    negatives: int = 0
 
-    def update(self, x: np.ndarray[Any, np.dtype[np.float64]]) -> None:
-        if len(x):
-            # Values near 1e308 overflow; the result is then reported as null, not as an error.
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean = float(x.mean())
-                self.merge(Moments(len(x), mean, float(np.square(x - mean).sum())))
+    def update(self, x: F64, w: I64) -> None:
+        """Fold in values `x` seen `w` times each."""
+        if len(x) == 0:
+            return
+        # Values near 1e308 overflow; the result is then reported as null, not as an error.
+        with np.errstate(over="ignore", invalid="ignore"):
+            n = int(w.sum())
+            total = float((x * w).sum())
+            mean = total / n
+            m2 = float((w * np.square(x - mean)).sum())
+        zeros, negatives = int(w[x == 0].sum()), int(w[x < 0].sum())
+        self.merge(Moments(n, mean, m2, total, zeros, negatives))
 
     def merge(self, other: Moments) -> None:
-        n = self.n + other.n
         if other.n == 0:
             return
-        delta = other.mean - self.mean
-        self.mean += delta * other.n / n
-        self.m2 += other.m2 + delta * delta * self.n * other.n / n
+        n = self.n + other.n
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = other.mean - self.mean
+            self.mean += delta * other.n / n
+            self.m2 += other.m2 + delta * delta * self.n * other.n / n
         self.n = n
+        self.total += other.total
+        self.zeros += other.zeros
+        self.negatives += other.negatives
 
     def stddev(self) -> float | None:
-        return math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else None
+        return math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 and self.m2 >= 0 else None
 
 
 def _finite(x: float | None) -> float | None:
@@ -88,34 +122,92 @@ class ColumnAccumulator:
     text: MinMax = field(default_factory=MinMax)  # lexicographic, over every present value
     lengths: MinMax = field(default_factory=MinMax)
     length_sum: int = 0
+    leading_zeros: int = 0
+    whitespace_padded: int = 0
     moments: Moments = field(default_factory=Moments)
     quantiles: Any = field(default_factory=lambda: kll_doubles_sketch(KLL_K))
     frequent: FrequentValues = field(default_factory=FrequentValues)
 
-    def update(self, values: Any) -> None:
-        """Fold in one chunk of raw cells (a pa.StringArray)."""
-        chunk = classify(values, hint=self._leading_type())
-        self.null_count += chunk.null_count
-        self.empty_count += chunk.empty_count
-        for name, n in chunk.counts.items():
-            self.type_counts[name] += n
-        present = chunk.present
-        if len(present) == 0:
-            return
-        lengths = pc.utf8_length(present)
-        self.lengths.update(lengths)
-        self.length_sum += pc.sum(lengths).as_py()
-        self.text.update(present)
-        self.frequent.update(present)
-        self.ints.update(chunk.integers)
-        self.decimals.update(chunk.decimals)
-        self.dates.update(chunk.dates)
-        self.datetimes.update(chunk.datetimes)
-        parts = [a.to_numpy().astype(np.float64) for a in (chunk.integers, chunk.decimals) if a is not None]
+    def update(self, values: Any, counts: I64 | None = None, hashes: U64 | None = None) -> None:
+        """Fold in one batch: distinct raw cells `values` (pa.StringArray) seen `counts` times.
+
+        Without counts, `values` are raw cells and are counted here.
+        """
+        if counts is None:
+            encoded = pc.dictionary_encode(values)
+            values = encoded.dictionary
+            counts = np.bincount(encoded.indices.to_numpy(), minlength=len(values)).astype(np.int64)
+            hashes = None
+        present = self._drop_absent(values, counts, hashes)
+        if present is not None:
+            self.frequent.update(*present)
+            self._update_present(present[0], present[1])
+
+    def _drop_absent(
+        self, values: Any, counts: I64, hashes: U64 | None
+    ) -> tuple[Any, I64, U64 | None] | None:
+        """Counts nulls and empties; returns the present (values, counts, hashes), or None."""
+        if len(values) == 0:
+            return None
+        # Null markers start with N, n or \\, and blank cells with whitespace: a first-byte
+        # gather picks the few candidates, so the string kernels run on those alone.
+        view = ByteView(values)
+        first = view.at(0)
+        is_null = _NULL_FIRST[first]
+        if is_null.any():
+            is_null[is_null] = pc.is_in(values.filter(pa.array(is_null)), value_set=_NULL_SET).to_numpy(
+                zero_copy_only=False
+            )
+        is_empty = view.lengths == 0
+        maybe_blank = _BLANK_FIRST[first] & ~is_empty
+        if maybe_blank.any():
+            is_empty[maybe_blank] = pc.utf8_is_space(values.filter(pa.array(maybe_blank))).to_numpy(
+                zero_copy_only=False
+            )
+        absent = is_null | is_empty
+        if absent.any():
+            self.null_count += int(counts[is_null].sum())
+            self.empty_count += int(counts[is_empty & ~is_null].sum())
+            keep = ~absent
+            values, counts = values.filter(pa.array(keep)), counts[keep]
+            hashes = hashes[keep] if hashes is not None else None
+            if len(values) == 0:
+                return None
+        return values, counts, hashes
+
+    def _update_present(self, values: Any, counts: I64) -> None:
+        kinds = classify(values, hint=self._leading_type())
+        by_type = np.bincount(kinds.codes, weights=counts, minlength=len(TYPE_NAMES))
+        for name, n in zip(TYPE_NAMES, by_type.tolist(), strict=True):
+            self.type_counts[name] += round(n)
+        lengths = pc.utf8_length(values).to_numpy()
+        self.lengths.update_np(lengths)
+        self.length_sum += int((lengths.astype(np.int64) * counts).sum())
+        self.text.update(values)
+        view = ByteView(values)
+        first = view.at(0)
+        padded = _ASCII_SPACE[first] | _ASCII_SPACE[view.last()]
+        self.whitespace_padded += int(counts[padded].sum())
+        zero_led = (first == ord("0")) & (lengths > 1)
+        if zero_led.any():  # zip codes, ids: digits with a leading zero
+            digits = pc.utf8_is_digit(values.filter(pa.array(zero_led))).to_numpy(zero_copy_only=False)
+            self.leading_zeros += int(counts[zero_led][digits].sum())
+        parts: list[tuple[F64, I64]] = []
+        if len(kinds.int_pos):
+            self.ints.update_np(kinds.ints)
+            parts.append((kinds.ints.astype(np.float64), counts[kinds.int_pos]))
+        if len(kinds.dec_pos):
+            self.decimals.update_np(kinds.decs)
+            parts.append((kinds.decs, counts[kinds.dec_pos]))
+        if len(kinds.date_pos):
+            self.dates.update(values.take(pa.array(kinds.date_pos)))
+        if len(kinds.datetime_pos):
+            self.datetimes.update(values.take(pa.array(kinds.datetime_pos)))
         if parts:
-            numbers = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            self.moments.update(numbers)
-            self.quantiles.update(numbers)
+            x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+            w = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+            self.moments.update(x, w)
+            self.quantiles.update(x if w.max() == 1 else np.repeat(x, w))
 
     def merge(self, other: ColumnAccumulator) -> None:
         self.null_count += other.null_count
@@ -132,6 +224,8 @@ class ColumnAccumulator:
         ):
             mine.merge(theirs)
         self.length_sum += other.length_sum
+        self.leading_zeros += other.leading_zeros
+        self.whitespace_padded += other.whitespace_padded
         self.moments.merge(other.moments)
         self.quantiles.merge(other.quantiles)
         self.frequent.merge(other.frequent)
@@ -140,16 +234,19 @@ class ColumnAccumulator:
         name, n = max(self.type_counts.items(), key=lambda kv: kv[1])
         return name if n else None
 
-    def inferred_type(self) -> str:
-        """Dominant family; integer+decimal count as one family, as do date+datetime."""
+    def _families(self) -> dict[str, int]:
         c = self.type_counts
-        families = {
+        return {
             "numeric": c["integer"] + c["decimal"],
             "temporal": c["date"] + c["datetime"],
             "boolean": c["boolean"],
             "string": c["string"],
         }
-        family, n = max(families.items(), key=lambda kv: kv[1])  # ties: first listed wins
+
+    def inferred_type(self) -> str:
+        """Dominant family; integer+decimal count as one family, as do date+datetime."""
+        c = self.type_counts
+        family, n = max(self._families().items(), key=lambda kv: kv[1])  # ties: first listed wins
         if n == 0:
             return "empty"
         if family == "numeric":
@@ -171,44 +268,68 @@ class ColumnAccumulator:
             return _lo(self.dates.lo, self.datetimes.lo), _hi(self.dates.hi, self.datetimes.hi)
         return self.text.lo, self.text.hi
 
+    def _histogram(self, lo: float, hi: float) -> dict[str, Any] | None:
+        """HISTOGRAM_BINS equal-width bins over [min, max], counted from the KLL sketch's CDF."""
+        sketch, n = self.quantiles, self.moments.n
+        if sketch.is_empty() or not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        bins = 1 if hi <= lo else HISTOGRAM_BINS
+        edges = np.linspace(lo, hi, bins + 1)
+        # get_pmf(inclusive=True) counts (edge_i, edge_i+1]; the first bin also takes the minimum.
+        masses = [1.0] if bins == 1 else sketch.get_pmf(edges[1:-1].tolist(), True)
+        counts = np.round(np.asarray(masses, dtype=np.float64) * n).astype(np.int64)
+        counts[-1] += n - int(counts.sum())  # rounding residue, so bins sum to the numeric count
+        return {
+            "approximate": sketch.is_estimation_mode(),
+            "rank_error": sketch.normalized_rank_error(True),
+            "bins": [
+                {"lower": float(edges[i]), "upper": float(edges[i + 1]), "count": int(counts[i])}
+                for i in range(bins)
+            ],
+        }
+
     def result(self, index: int, name: str, original_name: str | None) -> dict[str, Any]:
         kind = self.inferred_type()
         lo, hi = self._min_max(kind)
         numeric = kind in ("integer", "decimal")
         estimate, approximate, rel_err = self.frequent.distinct()
         present = sum(self.type_counts.values())
+        families = self._families()
         quantiles: dict[str, Any] | None = None
+        histogram: dict[str, Any] | None = None
         if numeric and not self.quantiles.is_empty():
             quantiles = {
                 "approximate": self.quantiles.is_estimation_mode(),
                 "rank_error": self.quantiles.normalized_rank_error(False),
                 **{k: _finite(self.quantiles.get_quantile(q)) for k, q in QUANTILES.items()},
             }
+            histogram = self._histogram(float(lo), float(hi))
+        m = self.moments
         return {
             "index": index,
             "name": name,
             "original_name": original_name,
             "inferred_type": kind,
+            "mixed": present > 0 and max(families.values()) < MIXED_BELOW * present,
             "type_counts": dict(self.type_counts),
             "null_count": self.null_count,
             "empty_count": self.empty_count,
             "min": lo,
             "max": hi,
-            "mean": _finite(self.moments.mean) if numeric and self.moments.n else None,
-            "stddev": _finite(self.moments.stddev()) if numeric else None,
+            "mean": _finite(m.mean) if numeric and m.n else None,
+            "stddev": _finite(m.stddev()) if numeric else None,
+            "sum": _finite(m.total) if numeric and m.n else None,
+            "zeros": m.zeros if numeric else None,
+            "negatives": m.negatives if numeric else None,
             "quantiles": quantiles,
+            "histogram": histogram,
             "length": None
             if present == 0
             else {"min": self.lengths.lo, "mean": self.length_sum / present, "max": self.lengths.hi},
+            "leading_zeros": self.leading_zeros,
+            "whitespace_padded": self.whitespace_padded,
             "distinct": {"estimate": estimate, "approximate": approximate, "relative_error": rel_err},
             "top_values": [{"value": v, "count": c} for v, c in self.frequent.top(TOP_K)],
             "top_values_approximate": not self.frequent.exact,
             "top_values_max_error": self.frequent.max_error,
         }
-
-
-def string_chunk(column: Any) -> Any:
-    """A batch column as one pa.StringArray (pyarrow yields string arrays, but be defensive)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return column if column.type == pa.string() else pc.cast(column, pa.string())

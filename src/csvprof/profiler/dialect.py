@@ -31,11 +31,10 @@ QUOTE_CHAR: Final = '"'
 _SAMPLE_ROWS: Final = 200
 
 _BOM_UTF8: Final = codecs.BOM_UTF8
+# UTF-16 with a BOM is transcoded before sniffing (source.Utf8Transcoder); UTF-32 is refused.
 _BOMS_UNSUPPORTED: Final = {
     codecs.BOM_UTF32_LE: "UTF-32",
     codecs.BOM_UTF32_BE: "UTF-32",
-    codecs.BOM_UTF16_LE: "UTF-16",
-    codecs.BOM_UTF16_BE: "UTF-16",
 }
 _TYPED: Final = [re.compile(p) for p in (INTEGER_RE, DECIMAL_RE, DATE_RE, DATETIME_RE)]
 _NON_STRING_WORDS: Final = frozenset(BOOLEAN_WORDS)
@@ -135,8 +134,11 @@ def _has_header(rows: list[list[str]]) -> bool:
     return for_header > 0 or for_data == 0
 
 
-def sniff(head: bytes, at_eof: bool) -> Sniffed:
-    """Sniff the dialect from the first bytes; `at_eof` says whether `head` is the whole file."""
+def sniff(head: bytes, at_eof: bool, transcoded_from: str | None = None) -> Sniffed:
+    """Sniff the dialect from the first bytes; `at_eof` says whether `head` is the whole file.
+
+    `transcoded_from` names the source encoding when `head` is UTF-8 transcoded from UTF-16.
+    """
     for bom, name in _BOMS_UNSUPPORTED.items():
         if head.startswith(bom):
             raise EncodingError(f"{name} text is not supported; re-save the file as UTF-8")
@@ -149,6 +151,8 @@ def sniff(head: bytes, at_eof: bool) -> Sniffed:
     text, encoding = _decode(body, at_eof)
     if bom_bytes:
         encoding = "utf-8-sig"
+    if transcoded_from is not None:
+        encoding = transcoded_from
     if not at_eof:  # drop the partial last line
         cut = max(text.rfind("\n"), text.rfind("\r"))
         text = text[: cut + 1] if cut > 0 else text

@@ -21,23 +21,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
 
 _P: Final = np.uint64(0x100000001B3)  # odd, so it is invertible mod 2**64
 _P_INV: Final = np.uint64(pow(0x100000001B3, -1, 2**64))
 
 
-_HASH_SLICE_BYTES: Final = 256 * 1024  # bounds the power tables and the temporaries
+_HASH_SLICE_BYTES: Final = 128 * 1024  # bounds the power tables and the temporaries
+# One table size for every ordinary slice, so the cache never thrashes (6 MB resident).
+_TABLE_SIZE: Final = 2 * _HASH_SLICE_BYTES
 
 
-@functools.lru_cache(maxsize=4)
-def _powers(n: int) -> tuple[U64, U64]:
-    """P**i and P**-i (mod 2**64) for i < n; n is a power of two, so few sizes are ever cached."""
+@functools.lru_cache(maxsize=2)
+def _powers(n: int) -> tuple[U64, U64, U64]:
+    """P**i, P**-i and sum(P**k for k < i) (mod 2**64), for i < n (+1 for the sums); n is a power of two."""
     with np.errstate(over="ignore"):
         fwd = np.multiply.accumulate(np.full(n, _P, dtype=np.uint64))
         inv = np.multiply.accumulate(np.full(n, _P_INV, dtype=np.uint64))
-    fwd = np.concatenate([np.ones(1, np.uint64), fwd[:-1]])
-    inv = np.concatenate([np.ones(1, np.uint64), inv[:-1]])
-    return fwd, inv
+        fwd = np.concatenate([np.ones(1, np.uint64), fwd[:-1]])
+        inv = np.concatenate([np.ones(1, np.uint64), inv[:-1]])
+        sums = np.concatenate([np.zeros(1, np.uint64), np.cumsum(fwd, dtype=np.uint64)])
+    return fwd, inv, sums
 
 
 def _mix(h: U64) -> U64:
@@ -50,13 +54,20 @@ def _mix(h: U64) -> U64:
 
 
 def _hash_slice(data: npt.NDArray[np.uint8], rel: npt.NDArray[np.int64]) -> U64:
-    """Hashes of data[rel[i]:rel[i+1]]: prefix sums of b[j] * P**j, rebased by P**-start."""
-    fwd, inv = _powers(1 << max(12, len(data).bit_length()))
+    """Hashes of data[rel[i]:rel[i+1]]: sum of (b[j] + 1) * P**j, rebased by P**-start.
+
+    Two passes over the bytes (multiply, prefix sum); the "+ 1" term comes from a
+    precomputed prefix sum of powers instead of a third pass.
+    """
+    n = len(data)
+    fwd, inv, sums = _powers(_TABLE_SIZE if n < _TABLE_SIZE else 1 << n.bit_length())
+    prefix = np.empty(len(data) + 1, np.uint64)
+    prefix[0] = 0
     with np.errstate(over="ignore"):
-        weighted = (data.astype(np.uint64) + np.uint64(1)) * fwd[: len(data)]
-        prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(weighted, dtype=np.uint64)])
-        h = (prefix[rel[1:]] - prefix[rel[:-1]]) * inv[rel[:-1]]
-        hashed: U64 = h ^ ((rel[1:] - rel[:-1]).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        np.cumsum(np.multiply(data, fwd[: len(data)], dtype=np.uint64), dtype=np.uint64, out=prefix[1:])
+        start, end = rel[:-1], rel[1:]
+        h = (prefix[end] - prefix[start] + sums[end] - sums[start]) * inv[start]
+        hashed: U64 = h ^ ((end - start).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         return hashed
 
 
@@ -123,79 +134,146 @@ class HyperLogLog:
         return round(raw)
 
 
-def _group_sum(values: Any, counts: Any) -> tuple[Any, Any]:
-    table = pa.table({"v": values, "c": counts}).group_by("v").aggregate([("c", "sum")])
-    return table.column("v").combine_chunks(), table.column("c_sum").combine_chunks()
+def merge_counts(values: Any, counts: I64, more: Any, more_counts: I64) -> tuple[Any, I64]:
+    """Sum two (distinct values, counts) tables into one.
+
+    One hash lookup (`index_in`) instead of a group-by: Acero's group_by costs about a
+    millisecond a call, which dominated when merging small tables once per batch.
+    """
+    if len(values) == 0:
+        return more, more_counts
+    if len(more) == 0:
+        return values, counts
+    idx = pc.fill_null(pc.index_in(more, value_set=values), -1).to_numpy()
+    hit = idx >= 0
+    counts = counts.copy()
+    counts[idx[hit]] += more_counts[hit]  # `more` is distinct, so no index repeats
+    if hit.all():
+        return values, counts
+    fresh = ~hit
+    return (
+        pa.concat_arrays([values, more.filter(pa.array(fresh))]),
+        np.concatenate([counts, more_counts[fresh]]),
+    )
+
+
+class HashDistinct:
+    """Distinct 64-bit hashes: an exact sorted set up to `exact_limit`, then HyperLogLog."""
+
+    __slots__ = ("exact_limit", "hashes", "hll")
+
+    def __init__(self, exact_limit: int = 1 << 16) -> None:
+        self.exact_limit = exact_limit
+        self.hashes: U64 = np.zeros(0, np.uint64)
+        self.hll: HyperLogLog | None = None
+
+    def update(self, h: U64) -> None:
+        if self.hll is not None:
+            self.hll.update_hashes(h)
+            return
+        # Sort-based union: numpy's hash-based unique was the slowest step here.
+        merged = np.sort(np.concatenate([self.hashes, h]))
+        keep = np.empty(len(merged), dtype=bool)
+        keep[:1] = True
+        np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+        self.hashes = merged[keep]
+        if len(self.hashes) > self.exact_limit:
+            self.hll = HyperLogLog()
+            self.hll.update_hashes(self.hashes)
+            self.hashes = np.zeros(0, np.uint64)
+
+    def merge(self, other: HashDistinct) -> None:
+        if other.hll is not None:
+            if self.hll is None:
+                self.hll = HyperLogLog()
+                self.hll.update_hashes(self.hashes)
+                self.hashes = np.zeros(0, np.uint64)
+            self.hll.merge(other.hll)
+        else:
+            self.update(other.hashes)
+
+    @property
+    def approximate(self) -> bool:
+        return self.hll is not None
+
+    def estimate(self) -> int:
+        return self.hll.estimate() if self.hll is not None else len(self.hashes)
 
 
 class FrequentValues:
-    """Value counts: exact up to `exact_limit` distinct values / `max_bytes`, then Misra-Gries."""
+    """Value counts: exact up to `exact_limit` distinct values / `max_bytes`, then Misra-Gries.
 
-    __slots__ = (
-        "counts", "exact_limit", "hll", "max_bytes", "max_error", "pending", "pending_bytes", "total",
-        "values", "width",
-    )  # fmt: skip
+    Fed per-batch (distinct values, counts) pairs, so each batch costs one
+    dictionary encode upstream, never a Python loop over cells.
+    """
+
+    __slots__ = ("counts", "exact_limit", "hll", "max_bytes", "max_error", "total", "values", "width")
 
     def __init__(self, exact_limit: int = 10_000, width: int = 1_024, max_bytes: int = 4 << 20) -> None:
         self.exact_limit = exact_limit
         self.width = width
         self.max_bytes = max_bytes
         self.values: Any = pa.array([], type=pa.string())
-        self.counts: Any = pa.array([], type=pa.int64())
+        self.counts: I64 = np.zeros(0, np.int64)
         self.max_error = 0  # every count may be short by up to this much
         self.total = 0
         self.hll: HyperLogLog | None = None  # set once the table stops being exact
-        # Per-chunk value counts not yet folded in: one group-by per many chunks is far cheaper.
-        self.pending: list[Any] = []
-        self.pending_bytes = 0
 
     @property
     def exact(self) -> bool:
-        self.flush()
         return self.hll is None
 
-    def update(self, values: Any) -> None:
-        """Add a chunk of (non-null, non-empty) values."""
+    def update(self, values: Any, counts: Any = None, hashes: U64 | None = None) -> None:
+        """Add distinct `values` (a pa.StringArray) seen `counts` times; raw values when counts is None."""
         if len(values) == 0:
             return
-        vc = pc.value_counts(values)
-        self.pending.append(vc)
-        self.pending_bytes += vc.nbytes
-        self.total += len(values)
-        if self.pending_bytes > self.max_bytes // 2 or len(self.pending) >= 32:
-            self.flush()
+        if counts is None:
+            vc = pc.value_counts(values)
+            values, counts = vc.field("values"), vc.field("counts").to_numpy()
+            hashes = None
+        counts = np.asarray(counts, dtype=np.int64)
+        self.total += int(counts.sum())
+        if self.hll is not None:
+            self.hll.update_hashes(hash_strings(values) if hashes is None else hashes)
+            values, counts = self._reduce(values, counts)
+            if len(values) == 0:  # on unique-ish columns the batch usually reduces to nothing
+                return
+        self._absorb(values, counts)
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        vcs, self.pending, self.pending_bytes = self.pending, [], 0
-        values = pa.concat_arrays([vc.field("values") for vc in vcs])
-        counts = pa.concat_arrays([vc.field("counts") for vc in vcs])
-        self._absorb(values, counts, 0, grouped=len(vcs) == 1)
+    def _cut(self, counts: I64) -> int:
+        """The (width + 1)-th largest count (0 when there are at most `width` values)."""
+        if len(counts) <= self.width:
+            return 0
+        repeated = counts[counts > 1]
+        if len(repeated) <= self.width:
+            return 1  # the common high-cardinality case; np.partition is slow on runs of equal counts
+        return int(np.partition(repeated, len(repeated) - self.width - 1)[len(repeated) - self.width - 1])
+
+    def _reduce(self, values: Any, counts: I64) -> tuple[Any, I64]:
+        """Misra-Gries step on one batch: keep the `width` largest counts, less the next one."""
+        cut = self._cut(counts)
+        if cut == 0:
+            return values, counts
+        keep = counts > cut
+        self.max_error += cut
+        return values.filter(pa.array(keep)), counts[keep] - cut
 
     def merge(self, other: FrequentValues) -> None:
-        self.flush()
-        other.flush()
         if other.hll is not None:
             if self.hll is None:
                 self._go_approximate()
             assert self.hll is not None
             self.hll.merge(other.hll)
+        elif self.hll is not None:
+            self.hll.update_strings(other.values)
         self.max_error += other.max_error
-        self._absorb(other.values, other.counts, other.total)
+        self.total += other.total
+        self._absorb(other.values, other.counts)
 
-    def _absorb(self, values: Any, counts: Any, total: int, grouped: bool = True) -> None:
-        """Fold in (value, count) pairs; `grouped` says the values are already distinct."""
-        self.total += total
-        if len(self.values):
-            values, counts = pa.concat_arrays([self.values, values]), pa.concat_arrays([self.counts, counts])
-            grouped = False
-        if not grouped:
-            values, counts = _group_sum(values, counts)
-        if self.hll is not None:
-            self.hll.update_strings(values)
-        self.values, self.counts = values, counts
-        if self.hll is None and (len(values) > self.exact_limit or values.nbytes > self.max_bytes):
+    def _absorb(self, values: Any, counts: I64) -> None:
+        """Fold in distinct (value, count) pairs."""
+        self.values, self.counts = merge_counts(self.values, self.counts, values, counts)
+        if self.hll is None and (len(self.values) > self.exact_limit or self.values.nbytes > self.max_bytes):
             self._go_approximate()
         if self.hll is not None:
             self._prune()
@@ -209,7 +287,7 @@ class FrequentValues:
         n = len(self.values)
         if n <= self.width and self.values.nbytes <= self.max_bytes:
             return
-        counts = self.counts.to_numpy()
+        counts = self.counts
         order = np.argsort(-counts, kind="stable")
         sizes = pc.binary_length(self.values).to_numpy()[order].cumsum()
         keep = min(self.width, max(1, int(np.searchsorted(sizes, self.max_bytes, side="right"))))
@@ -218,22 +296,20 @@ class FrequentValues:
         cut = int(counts[order[keep]])
         survivors = counts > cut
         self.values = self.values.filter(pa.array(survivors))
-        self.counts = pa.array(counts[survivors] - cut)
+        self.counts = counts[survivors] - cut
         self.max_error += cut
 
     def distinct(self) -> tuple[int, bool, float]:
         """(estimate, approximate, relative standard error)."""
-        self.flush()
         if self.hll is None:
             return len(self.values), False, 0.0
         return max(self.hll.estimate(), len(self.values)), True, self.hll.relative_error
 
     def top(self, k: int = 10) -> list[tuple[str, int]]:
         """The k largest counts, ties broken by value so output is deterministic."""
-        self.flush()
         if len(self.values) == 0:
             return []
-        table = pa.table({"v": self.values, "c": self.counts})
+        table = pa.table({"v": self.values, "c": pa.array(self.counts, type=pa.int64())})
         idx = pc.sort_indices(table, sort_keys=[("c", "descending"), ("v", "ascending")])[:k]
         picked = table.take(idx)
         return list(zip(picked.column("v").to_pylist(), picked.column("c").to_pylist(), strict=True))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,21 +42,26 @@ _ANY_TYPED_RE: Final = "|".join(f"(?:{p})" for p in (INTEGER_RE, DECIMAL_RE, DAT
     "|^(?:" + "|".join(BOOLEAN_WORDS) + ")$"
 )
 _NULL_SET: Final = pa.array(NULL_MARKERS, type=pa.string())
+_TYPED_FIRST: Final = np.zeros(256, dtype=bool)
+_TYPED_FIRST[[ord(c) for c in "0123456789+-." + "".join({w[0] for w in BOOLEAN_WORDS})]] = True
 _BOOL_SET: Final = pa.array(BOOLEAN_WORDS, type=pa.string())
 
 
-@dataclass(slots=True)
-class ClassifiedChunk:
-    """One chunk split by type. `present` is every value that is neither null nor empty."""
+STRING_CODE: Final = TYPE_NAMES.index("string")
+I64 = npt.NDArray[np.int64]
 
-    null_count: int
-    empty_count: int
-    present: Any  # pa.StringArray
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TYPE_NAMES, 0))
-    integers: Any = None  # pa.Int64Array
-    decimals: Any = None  # pa.Float64Array (finite values only)
-    dates: Any = None  # pa.StringArray, ISO dates
-    datetimes: Any = None  # pa.StringArray, ISO timestamps
+
+@dataclass(slots=True)
+class Classified:
+    """Types of distinct present values: `codes[i]` indexes TYPE_NAMES; typed values by position."""
+
+    codes: npt.NDArray[np.int8]
+    int_pos: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    ints: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    dec_pos: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    decs: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
+    date_pos: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    datetime_pos: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _regex(pattern: str) -> Callable[[Any], Any]:
@@ -66,37 +72,44 @@ def _is_boolean(values: Any) -> Any:
     return pc.is_in(values, value_set=_BOOL_SET)
 
 
-def _valid_calendar_day(ymd: Any) -> Any:
+def _digits(values: Any, at: int, width: int) -> npt.NDArray[np.int32]:
+    """The number written at byte offsets [at, at + width) of each value (shape already checked)."""
+    view = ByteView(values)
+    out = np.zeros(len(values), np.int32)
+    for k in range(at, at + width):
+        out = out * 10 + (view.at(k, checked=True).astype(np.int32) - ord("0"))
+    return out
+
+
+def _valid_calendar_day(ymd: Any) -> npt.NDArray[np.bool_]:
     """Regexes cap days at 31; reject Feb 30, Apr 31 and Feb 29 outside leap years.
 
-    Only days 29-31 can be wrong, so only those are parsed (Arrow's strptime
-    would roll 2021-02-29 over to 03-01 instead of failing).
+    Every value starts with YYYY-MM-DD (callers pass regex matches only), so the fields
+    are read from fixed byte offsets with numpy: no slicing, no casts.
     """
-    late = pc.match_substring_regex(ymd, pattern=r"-(29|3[01])$")
-    if late.true_count == 0:
-        return pc.invert(late)  # all valid
-    parts = ymd.filter(late)
-    year, month, day = (
-        pc.cast(pc.utf8_slice_codeunits(parts, a, b), pa.int32()).to_numpy()
-        for a, b in ((0, 4), (5, 7), (8, 10))
-    )
+    year, month, day = _digits(ymd, 0, 4), _digits(ymd, 5, 2), _digits(ymd, 8, 2)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    days_in_month = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
-    valid = np.ones(len(ymd), dtype=bool)
-    valid[np.flatnonzero(late.to_numpy(zero_copy_only=False))] = day <= days_in_month
-    return pa.array(valid)
+    ok: npt.NDArray[np.bool_] = day <= _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    return ok
+
+
+def _calendar_checked(values: Any, pattern: str) -> Any:
+    """Regex shape, then the calendar check on the values with that shape only."""
+    shape = pc.match_substring_regex(values, pattern=pattern)
+    hits = shape.true_count
+    if hits == 0:
+        return shape
+    mask = shape.to_numpy(zero_copy_only=False)
+    mask[mask] = _valid_calendar_day(values if hits == len(values) else values.filter(shape))
+    return pa.array(mask)
 
 
 def _is_date(values: Any) -> Any:
-    shape = pc.match_substring_regex(values, pattern=DATE_RE)
-    return shape if shape.true_count == 0 else pc.and_(shape, _valid_calendar_day(values))
+    return _calendar_checked(values, DATE_RE)
 
 
 def _is_datetime(values: Any) -> Any:
-    shape = pc.match_substring_regex(values, pattern=DATETIME_RE)
-    if shape.true_count == 0:
-        return shape
-    return pc.and_(shape, _valid_calendar_day(pc.utf8_slice_codeunits(values, 0, 10)))
+    return _calendar_checked(values, DATETIME_RE)
 
 
 _MATCHERS: Final[dict[str, Callable[[Any], Any]]] = {
@@ -108,66 +121,138 @@ _MATCHERS: Final[dict[str, Callable[[Any], Any]]] = {
 }
 
 
-def classify(values: Any, hint: str | None = None) -> ClassifiedChunk:
-    """Split a string array by type.
+_MAX_INT: Final = 10**18  # INTEGER_RE allows at most 18 digits
+
+
+def _integers_by_cast(values: Any) -> tuple[npt.NDArray[np.bool_], I64] | None:
+    """Integers without a regex: one whole-array cast, then the leading-zero and 18-digit rules.
+
+    Returns (is_integer mask, int64 values) when the cast succeeds, else None. After a
+    successful cast every value is an INTEGER_RE integer or a string: Arrow's cast takes
+    "05" and "0x10" (leading zero: strings here, like zip codes) and 19-digit numbers
+    (too long: strings), and rejects "+5", spaces, dots and exponents.
+    """
+    try:
+        ints = pc.cast(values, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    x = ints.to_numpy()
+    view = ByteView(values)
+    first, second, lengths = view.at(0), view.at(1), view.lengths
+    zero = ord("0")
+    leading = ((first == zero) & (lengths > 1)) | ((first == ord("-")) & (second == zero) & (lengths > 2))
+    return ~leading & (x > -_MAX_INT) & (x < _MAX_INT), x
+
+
+class ByteView:
+    """Bytes at fixed positions of every value of a pa.StringArray, gathered from Arrow's buffers."""
+
+    __slots__ = ("data", "lengths", "starts")
+
+    def __init__(self, values: Any) -> None:
+        n = len(values)
+        _, offsets_buf, data_buf = values.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=np.int32)[values.offset : values.offset + n + 1]
+        self.starts = offsets[:-1]
+        self.lengths = np.diff(offsets)
+        raw = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        # Gathers past a value's end are clipped into the buffer, then masked; never copy the data.
+        self.data = raw if len(raw) else np.zeros(1, np.uint8)
+
+    def at(self, k: int, checked: bool = False) -> npt.NDArray[np.uint8]:
+        """Byte k of each value; 0 where a value is shorter unless `checked` says none is."""
+        if len(self.starts) == 0:
+            return np.zeros(0, np.uint8)
+        out = self.data.take(self.starts + k, mode="clip")
+        if not checked:
+            out[self.lengths <= k] = 0
+        return out
+
+    def last(self) -> npt.NDArray[np.uint8]:
+        """Last byte of each value (0 for empty values)."""
+        if len(self.starts) == 0:
+            return np.zeros(0, np.uint8)
+        out = self.data.take(self.starts + self.lengths - 1, mode="clip")
+        out[self.lengths == 0] = 0
+        return out
+
+
+def first_bytes(values: Any, k: int) -> npt.NDArray[np.uint8]:
+    """Byte k of each value (0 where a value is shorter)."""
+    return ByteView(values).at(k)
+
+
+def last_bytes(values: Any) -> npt.NDArray[np.uint8]:
+    """Last byte of each value (0 for empty values)."""
+    return ByteView(values).last()
+
+
+def classify(values: Any, hint: str | None = None) -> Classified:
+    """Type every value of a string array (distinct, present values: the caller weights by counts).
 
     `hint` (the column's dominant type so far) is tried first: on a clean column
-    one regex pass claims every value and the rest of the cascade is skipped.
+    one pass claims every value and the rest of the cascade is skipped. An
+    integer hint tries a whole-array cast before any regex.
     """
-    is_null = pc.is_in(values, value_set=_NULL_SET)
-    is_empty = pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
-    absent = pc.or_(is_null, is_empty)
-    null_count = is_null.true_count
-    empty_count = is_empty.true_count
-    present = values.filter(pc.invert(absent)) if null_count or empty_count else values
-    chunk = ClassifiedChunk(null_count=null_count, empty_count=empty_count, present=present)
-
+    n = len(values)
+    out = Classified(codes=np.full(n, STRING_CODE, np.int8))
+    if n == 0:
+        return out
+    if hint == "integer":
+        cast = _integers_by_cast(values)
+        if cast is not None:
+            is_int, ints = cast
+            out.int_pos = np.flatnonzero(is_int)
+            out.ints = ints[out.int_pos]
+            out.codes[out.int_pos] = TYPE_NAMES.index("integer")
+            return out
     order = list(_MATCHERS)
     if hint in _MATCHERS:
         order.remove(hint)
         order.insert(0, hint)
-    rest = present
+    rest, rest_pos = values, np.arange(n, dtype=np.int64)
     union_step = 1 if hint in _MATCHERS else 0
     for step, name in enumerate(order):
         if len(rest) == 0:
             break
-        if step == union_step:  # the hint missed some: drop what no type can match, in one pass
+        if step == union_step:  # the hint missed some: drop what no type can match
+            # Every typed value starts with a digit, sign, dot or a boolean's initial: a byte
+            # gather rules out most text before the one regex pass that rules out the rest.
+            candidates = _TYPED_FIRST[first_bytes(rest, 0)]
+            if not candidates.any():
+                break
+            if not candidates.all():
+                rest, rest_pos = rest.filter(pa.array(candidates)), rest_pos[candidates]
             maybe = pc.match_substring_regex(rest, pattern=_ANY_TYPED_RE)
             typed = maybe.true_count
-            chunk.counts["string"] += len(rest) - typed
             if typed == 0:
-                rest = rest.slice(0, 0)
                 break
             if typed < len(rest):
-                rest = rest.filter(maybe)
+                rest, rest_pos = rest.filter(maybe), rest_pos[maybe.to_numpy(zero_copy_only=False)]
         mask = _MATCHERS[name](rest)
         hits = mask.true_count
         if hits == 0:
             continue
+        hit = mask.to_numpy(zero_copy_only=False)
+        matched, pos = (rest, rest_pos) if hits == len(rest) else (rest.filter(mask), rest_pos[hit])
+        _store(out, name, matched, pos)
         if hits == len(rest):
-            matched, rest = rest, rest.slice(0, 0)
-        else:
-            matched, rest = rest.filter(mask), rest.filter(pc.invert(mask))
-        rest = _store(chunk, name, matched, rest)
-    chunk.counts["string"] += len(rest)
-    return chunk
+            break
+        rest, rest_pos = rest.filter(pc.invert(mask)), rest_pos[~hit]
+    return out
 
 
-def _store(chunk: ClassifiedChunk, name: str, matched: Any, rest: Any) -> Any:
-    """Record `matched` under `name`; returns `rest`, plus any values the cast rejected."""
+def _store(out: Classified, name: str, matched: Any, pos: I64) -> None:
+    """Record `matched` (at positions `pos`) under `name`; non-finite decimals stay strings."""
     if name == "integer":
-        chunk.integers = pc.cast(matched, pa.int64())
+        out.int_pos, out.ints = pos, pc.cast(matched, pa.int64()).to_numpy()
     elif name == "decimal":
-        floats = pc.cast(matched, pa.float64())
-        finite = pc.is_finite(floats)
-        if finite.true_count < len(floats):  # 1e999 overflows to inf: keep it as text
-            rest = pa.concat_arrays([rest, matched.filter(pc.invert(finite))])
-            floats = floats.filter(finite)
-        chunk.decimals = floats
-        matched = floats
+        floats = pc.cast(matched, pa.float64()).to_numpy()
+        finite = np.isfinite(floats)  # 1e999 overflows to inf: keep it as text
+        pos, floats = pos[finite], floats[finite]
+        out.dec_pos, out.decs = pos, floats
     elif name == "date":
-        chunk.dates = matched
+        out.date_pos = pos
     elif name == "datetime":
-        chunk.datetimes = matched
-    chunk.counts[name] += len(matched)
-    return rest
+        out.datetime_pos = pos
+    out.codes[pos] = TYPE_NAMES.index(name)

@@ -1,0 +1,174 @@
+"""A partial profile: the mergeable state of some rows of one file, and the quality warnings.
+
+profile(A) ⊕ profile(B) = profile(A + B): `PartialProfile.merge` adds counts, merges
+sketches (KLL, HyperLogLog, Misra-Gries) and keeps min/max, so byte ranges of a file can
+be profiled by different threads or processes and combined.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import pyarrow.compute as pc
+
+from csvprof.errors import FieldTooLarge
+from csvprof.profiler.columns import ColumnAccumulator
+from csvprof.profiler.sketches import U64, FrequentValues, HashDistinct, hash_strings
+from csvprof.profiler.types import ByteView
+
+# Column state (exact value counts) of all live partials shares this much memory: at most 1 MiB and
+# at least 64 KiB a column per partial.
+STATE_BYTES: Final = 192 * 1024 * 1024
+_ROW_MULT: Final = np.uint64(0x9E3779B97F4A7C15)
+
+HIGH_NULL_RATIO: Final = 0.5
+HIGH_CARDINALITY_RATIO: Final = 0.9  # distinct / present for string columns
+HIGH_CARDINALITY_MIN: Final = 1_000  # ... with at least this many distinct values
+
+
+class PartialProfile:
+    """Columns, row counts and a distinct-row sketch for the rows seen so far."""
+
+    def __init__(self, num_columns: int, max_field_bytes: int, sharing: int = 1) -> None:
+        """`sharing`: how many partials are alive at once; they split STATE_BYTES between them."""
+        state_bytes = min(1 << 20, max(64 * 1024, STATE_BYTES // max(1, num_columns * sharing)))
+        self.columns = [
+            ColumnAccumulator(frequent=FrequentValues(max_bytes=state_bytes)) for _ in range(num_columns)
+        ]
+        self.max_field_bytes = max_field_bytes
+        self.rows = 0
+        self.ragged_rows = 0
+        self.distinct_rows = HashDistinct()
+
+    @property
+    def num_columns(self) -> int:
+        return len(self.columns)
+
+    def update(self, table: Any, ragged: int) -> None:
+        """Fold in one parsed chunk (a table of string columns)."""
+        self.ragged_rows += ragged
+        n = table.num_rows
+        if n == 0:
+            return
+        self.rows += n
+        row_hash: U64 = np.zeros(n, np.uint64)
+        for acc, column in zip(self.columns, table.columns, strict=True):
+            encoded = pc.dictionary_encode(column.combine_chunks())
+            values = encoded.dictionary
+            if len(values) and ByteView(values).lengths.max() > self.max_field_bytes:
+                raise FieldTooLarge(f"a field is larger than {self.max_field_bytes} bytes")
+            indices = encoded.indices.to_numpy()
+            counts = np.bincount(indices, minlength=len(values)).astype(np.int64)
+            hashes = hash_strings(values)
+            acc.update(values, counts, hashes)
+            row_values = hashes[indices]
+            with np.errstate(over="ignore"):
+                row_hash = (row_hash * _ROW_MULT) ^ row_values
+        self.distinct_rows.update(row_hash)
+
+    def merge(self, other: PartialProfile) -> None:
+        for mine, theirs in zip(self.columns, other.columns, strict=True):
+            mine.merge(theirs)
+        self.rows += other.rows
+        self.ragged_rows += other.ragged_rows
+        self.distinct_rows.merge(other.distinct_rows)
+
+    def duplicate_rows(self) -> tuple[int, bool, int]:
+        """(rows that repeat an earlier row, approximate, absolute error bound at 3 standard errors)."""
+        distinct = self.distinct_rows
+        if distinct.hll is None:
+            return self.rows - distinct.estimate(), False, 0
+        estimate = min(self.rows, distinct.estimate())
+        return self.rows - estimate, True, round(3 * distinct.hll.relative_error * estimate)
+
+
+def _warning(code: str, column: str | None, message: str, **numbers: Any) -> dict[str, Any]:
+    return {"code": code, "column": column, "message": message, "numbers": numbers}
+
+
+def quality_warnings(
+    header: list[str] | None, dataset: dict[str, Any], columns: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Data-quality findings, each with a code and the numbers behind it."""
+    found: list[dict[str, Any]] = []
+    rows = dataset["rows"]
+    if dataset["ragged_rows"]:
+        found.append(
+            _warning(
+                "RAGGED_ROWS", None, "rows with a different field count were skipped",
+                ragged_rows=dataset["ragged_rows"], rows=rows,
+            )
+        )  # fmt: skip
+    if header is not None:
+        seen: dict[str, int] = {}
+        for cell in header:
+            key = cell.strip()
+            seen[key] = seen.get(key, 0) + 1
+        for name, times in seen.items():
+            if times > 1:
+                found.append(
+                    _warning(
+                        "DUPLICATE_COLUMN_NAMES", name or None, "a header name appears more than once",
+                        occurrences=times,
+                    )
+                )  # fmt: skip
+    if rows == 0:
+        return found
+    for col in columns:
+        name = col["name"]
+        absent = col["null_count"] + col["empty_count"]
+        present = rows - absent
+        distinct = col["distinct"]["estimate"]
+        if present == 0:
+            found.append(_warning("ALL_NULL", name, "every value is null or empty", rows=rows))
+            continue
+        if absent / rows > HIGH_NULL_RATIO:
+            found.append(
+                _warning(
+                    "HIGH_NULL_RATIO", name, f"more than {HIGH_NULL_RATIO:.0%} of values are null or empty",
+                    null_or_empty=absent, rows=rows, ratio=absent / rows,
+                )
+            )  # fmt: skip
+        if distinct == 1 and not col["distinct"]["approximate"]:
+            found.append(
+                _warning("CONSTANT", name, "every present value is the same", distinct=1, present=present)
+            )
+        if present > 1 and not col["distinct"]["approximate"] and distinct == present:
+            found.append(
+                _warning("UNIQUE", name, "every value is distinct", distinct=distinct, present=present)
+            )
+        elif (
+            col["inferred_type"] == "string"
+            and distinct >= HIGH_CARDINALITY_MIN
+            and distinct >= HIGH_CARDINALITY_RATIO * present
+        ):
+            found.append(
+                _warning(
+                    "HIGH_CARDINALITY", name, "almost every value is different (an id or free text?)",
+                    distinct=distinct, present=present, approximate=col["distinct"]["approximate"],
+                    relative_error=col["distinct"]["relative_error"],
+                )
+            )  # fmt: skip
+        if col["mixed"]:
+            found.append(
+                _warning(
+                    "MIXED_TYPES", name, "no type holds 95% of the present values",
+                    **{k: v for k, v in col["type_counts"].items() if v},
+                )
+            )  # fmt: skip
+        if col["leading_zeros"]:
+            found.append(
+                _warning(
+                    "LEADING_ZEROS", name, "digit strings with a leading zero (kept as text, not numbers)",
+                    values=col["leading_zeros"], present=present,
+                )
+            )  # fmt: skip
+        if col["whitespace_padded"]:
+            found.append(
+                _warning(
+                    "WHITESPACE_PADDING", name, "values with leading or trailing whitespace",
+                    values=col["whitespace_padded"], present=present,
+                )
+            )  # fmt: skip
+    return found

@@ -1,0 +1,85 @@
+"""Perf layer fixtures: generated files by size, fresh-process probes, and the report writer.
+
+CSVPROF_PERF_SIZES picks the file sizes (default "100MB"; e.g. "100MB,1GB"). Each benchmark
+records its numbers; at the end of the session docs/performance.md is re-rendered with them
+(tests/perf/report.py; one entry per size, so a 100 MB run keeps the last 1 GB numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csvprof.testdata import write_csv
+from tests.perf.report import update_report
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZES_ENV = "CSVPROF_PERF_SIZES"
+RESULTS: dict[str, dict[str, Any]] = {}
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    for unit, factor in _UNITS.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
+def perf_sizes() -> list[str]:
+    return [s.strip().upper() for s in os.environ.get(SIZES_ENV, "100MB").split(",") if s.strip()]
+
+
+def probe(tool: str, path: Path) -> dict[str, Any]:
+    """One run in a fresh interpreter (`python -m tests.perf.probe`), so its peak RSS is its own."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.perf.probe", tool, str(path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+@pytest.fixture(scope="session")
+def perf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("perf")
+
+
+@pytest.fixture(scope="session")
+def generated(perf_dir: Path) -> Iterator[dict[str, Path]]:
+    """Seeded mixed CSVs, written once per session and size."""
+    made: dict[str, Path] = {}
+
+    class Files(dict[str, Path]):
+        def __missing__(self, size: str) -> Path:
+            path = perf_dir / f"mixed-{size.lower()}.csv"
+            write_csv(path, parse_size(size), seed=42)
+            made[size] = path
+            self[size] = path
+            return path
+
+    yield Files()
+    for path in made.values():
+        path.unlink(missing_ok=True)
+
+
+def record(size: str, result: dict[str, Any]) -> None:
+    RESULTS[size] = result
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not RESULTS:
+        return
+    update_report(RESULTS)
