@@ -58,6 +58,7 @@ def test_accepting_an_upload_stores_registers_and_enqueues_once() -> None:
         (b"x" * (MAX_DIRECT_UPLOAD_BYTES + 1), "text/csv", None, PayloadTooLarge),
         (b"a\n1\n", "text/csv", "bad\nname", InvalidQueryParameter),
         (b"a\n1\n", "text/csv", "n" * 256, InvalidQueryParameter),
+        (b"a\n1\n", "text/csv", "\U0001f600" * 70, InvalidQueryParameter),  # 70 chars, 280 bytes
     ],
 )
 def test_rejected_uploads_touch_nothing(
@@ -88,7 +89,7 @@ def test_reads_of_unknown_or_unfinished_datasets() -> None:
 
 
 def test_completing_an_upload_is_idempotent_and_needs_the_object() -> None:
-    svc, _, artifacts, queue = service()
+    svc, metas, artifacts, queue = service()
     with pytest.raises(UploadNotFound):
         svc.complete_upload(FIXED_ID)
     artifacts.put_source(FIXED_ID, b"a,b\n1,2\n", "big.csv")
@@ -96,10 +97,16 @@ def test_completing_an_upload_is_idempotent_and_needs_the_object() -> None:
     again = svc.complete_upload(FIXED_ID)
     assert first == again
     assert first.name == "big.csv"
-    assert len(queue.sent) == 1
+    # Still UPLOADED: the repeat re-sends, in case the first call died before its send.
+    assert [m.dataset_id for _, m in queue.sent] == [FIXED_ID, FIXED_ID]
+    # Once a worker has it, a repeat sends nothing more.
+    meta, etag = metas.stored[FIXED_ID]
+    metas.replace(meta.start(datetime(2026, 11, 25, tzinfo=UTC)), etag)
+    svc.complete_upload(FIXED_ID)
+    assert len(queue.sent) == 2
 
 
-@pytest.mark.parametrize("raw", ["0", "101", "-1", "ten", "1.5"])
+@pytest.mark.parametrize("raw", ["0", "101", "-1", "ten", "1.5", "²", "٣", "0010"])
 def test_list_limit_is_validated(raw: str) -> None:
     svc, *_ = service()
     with pytest.raises(InvalidQueryParameter):

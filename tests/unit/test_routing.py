@@ -13,10 +13,20 @@ def ids(n: int) -> list[str]:
     return [str(uuid.UUID(int=i * 7919 + 17, version=4)) for i in range(n)]
 
 
-@given(st.uuids(), st.integers(0, 100))
-def test_choice_is_deterministic(value: uuid.UUID, weight: int) -> None:
-    dataset_id = str(value)
-    assert choose_route(dataset_id, weight) == choose_route(dataset_id, weight)
+@pytest.mark.parametrize(
+    ("dataset_id", "bucket"),
+    [
+        ("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d", 92),
+        ("00000000-0000-4000-8000-000000000000", 18),
+        ("ffffffff-ffff-4fff-bfff-ffffffffffff", 80),
+        ("a1b2c3d4-e5f6-4789-8abc-def012345678", 82),
+    ],
+)
+def test_buckets_are_stable_across_versions(dataset_id: str, bucket: int) -> None:
+    # Pinned: a change to the hash would re-route datasets mid-rollout between API versions.
+    assert bucket_of(dataset_id) == bucket
+    assert choose_route(dataset_id, bucket) == "blue"
+    assert choose_route(dataset_id, bucket + 1) == "green"
 
 
 def test_weight_zero_is_all_blue_and_hundred_all_green() -> None:

@@ -81,11 +81,15 @@ def test_failures_end_failed_with_their_code_and_one_event(
 
 
 def test_last_delivery_fallback_fails_an_unclaimed_dataset_through_processing() -> None:
-    worker, _, events = setup()
-    meta = worker.fail(ID, InternalError("S3 kept timing out"))
+    worker, metas, events = setup()
+    assert worker.fail(ID, InternalError("S3 kept timing out")) is True
+    meta = metas.stored[ID][0]
     assert (meta.status, meta.attempts) == (Status.FAILED, 1)
     assert meta.started_at is not None
     assert_valid("meta", meta.to_dict())
+    assert len(events.published) == 1
+    # A second fallback finds it terminal: nothing is written or sent again.
+    assert worker.fail(ID, InternalError("again")) is False
     assert len(events.published) == 1
 
 

@@ -6,7 +6,7 @@ its own session with fake credentials so a local run never touches a real accoun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -26,25 +26,23 @@ def _config(settings: Settings) -> Config:
     return Config(region_name=settings.region, retries={"mode": "standard"}, s3=s3)  # type: ignore[arg-type]
 
 
-def s3_client(settings: Settings, session: boto3.Session | None = None) -> S3Client:
-    return (session or boto3.Session()).client(
-        "s3", endpoint_url=settings.endpoint_url, config=_config(settings)
+def _client(service: str, settings: Settings, session: boto3.Session | None) -> Any:
+    return (session or boto3.Session()).client(  # type: ignore[call-overload]
+        service, endpoint_url=settings.endpoint_url, config=_config(settings)
     )
+
+
+def s3_client(settings: Settings, session: boto3.Session | None = None) -> S3Client:
+    return cast("S3Client", _client("s3", settings, session))
 
 
 def sqs_client(settings: Settings, session: boto3.Session | None = None) -> SQSClient:
-    return (session or boto3.Session()).client(
-        "sqs", endpoint_url=settings.endpoint_url, config=_config(settings)
-    )
+    return cast("SQSClient", _client("sqs", settings, session))
 
 
 def events_client(settings: Settings, session: boto3.Session | None = None) -> EventBridgeClient:
-    return (session or boto3.Session()).client(
-        "events", endpoint_url=settings.endpoint_url, config=_config(settings)
-    )
+    return cast("EventBridgeClient", _client("events", settings, session))
 
 
 def ssm_client(settings: Settings, session: boto3.Session | None = None) -> SSMClient:
-    return (session or boto3.Session()).client(
-        "ssm", endpoint_url=settings.endpoint_url, config=_config(settings)
-    )
+    return cast("SSMClient", _client("ssm", settings, session))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,10 @@ class DatasetService:
         keys.validate_dataset_id(dataset_id)
         existing = self.metas.load(dataset_id)
         if existing is not None:
+            if existing.meta.status is Status.UPLOADED:
+                # The first call may have died between the meta write and the send; the worker
+                # tolerates the duplicate, a dataset stuck UPLOADED would never finish.
+                self._enqueue(existing.meta)
             return existing.meta
         info = self.artifacts.source_info(dataset_id)
         if info is None:
@@ -90,16 +95,12 @@ class DatasetService:
         route = choose_route(dataset_id, self.green_weight())
         meta = Meta.new(dataset_id, name=name, route=route, source_bytes=size, now=self.now())
         self.metas.create(meta)
-        self.queue.send(
-            route,
-            DatasetMessage(
-                dataset_id=dataset_id,
-                route=route,
-                source_key=meta.source_key,
-                enqueued_at=format_ts(self.now()),
-            ),
-        )
+        self._enqueue(meta)
         return meta
+
+    def _enqueue(self, meta: Meta) -> None:
+        message = DatasetMessage(meta.dataset_id, meta.route, meta.source_key, format_ts(self.now()))
+        self.queue.send(meta.route, message)
 
     # --- reads ------------------------------------------------------------------
 
@@ -137,14 +138,16 @@ def check_media_type(content_type: str | None) -> None:
 def check_name(name: str | None) -> str | None:
     if name is None or name == "":
         return None
-    if len(name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
-        raise InvalidQueryParameter(f"name must be 1-{MAX_NAME_LENGTH} printable characters")
+    # Bytes, not characters: the name travels percent-encoded in S3 user metadata (2 KB cap).
+    if len(name.encode()) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
+        raise InvalidQueryParameter(f"name must be printable and at most {MAX_NAME_LENGTH} bytes of UTF-8")
     return name
 
 
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    # fullmatch on ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise InvalidQueryParameter(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
     return int(raw)

@@ -71,7 +71,7 @@ class Worker:
         except ProfilingError as exc:
             if isinstance(exc, InternalError):
                 log.error("profiling failed with a bug", exc_info=exc)
-            return Outcome(self._finish_failed(dataset_id, exc), processed=True)
+            return Outcome(self._finish_failed(dataset_id, exc)[0], processed=True)
 
         self.artifacts.put_profile(dataset_id, profile)
         meta = update_meta(
@@ -86,9 +86,11 @@ class Worker:
         self.events.publish(completion_event(meta, summary))
         return Outcome(meta, processed=True, profile=profile)
 
-    def fail(self, dataset_id: str, error: ProfilingError) -> Meta:
-        """Record FAILED for a dataset whose last delivery is about to end in the DLQ."""
-        return self._finish_failed(dataset_id, error)
+    def fail(self, dataset_id: str, error: ProfilingError) -> bool:
+        """Record FAILED for a dataset whose last delivery is about to end in the DLQ.
+
+        True when this call wrote FAILED; False when the dataset was already terminal."""
+        return self._finish_failed(dataset_id, error)[1]
 
     def _profile(self, dataset_id: str, budget: Budget) -> dict[str, Any]:
         info = self.artifacts.source_info(dataset_id)
@@ -108,7 +110,8 @@ class Worker:
         profile["dataset_id"] = dataset_id
         return profile
 
-    def _finish_failed(self, dataset_id: str, error: ProfilingError) -> Meta:
+    def _finish_failed(self, dataset_id: str, error: ProfilingError) -> tuple[Meta, bool]:
+        """Write FAILED unless the dataset is already terminal; (meta, whether this call wrote)."""
         changed = False
 
         def decide(meta: Meta) -> Meta | None:
@@ -123,4 +126,4 @@ class Worker:
         meta = update_meta(self.metas, dataset_id, decide)
         if changed:
             self.events.publish(completion_event(meta))
-        return meta
+        return meta, changed

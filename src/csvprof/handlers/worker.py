@@ -62,8 +62,8 @@ def make_handler(settings: Settings, session: boto3.Session | None = None) -> La
             if receive_count >= settings.max_receive_count:
                 # The DLQ is next: leave the dataset FAILED, not stuck in PROCESSING.
                 obs.logger.exception("last delivery failed; marking the dataset FAILED")
-                wk.fail(message.dataset_id, InternalError(f"{type(exc).__name__}: {exc}"))
-                obs.metric(WorkerMetric.PROFILES_FAILED, 1)
+                if wk.fail(message.dataset_id, InternalError(f"{type(exc).__name__}: {exc}")):
+                    obs.metric(WorkerMetric.PROFILES_FAILED, 1)
             raise
         if not outcome.processed:
             obs.logger.info("delivery skipped", extra={"status": outcome.meta.status.value})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -53,6 +54,10 @@ class LocalRuntime(Service):
         if emf_forwarder is not None:
             api_handler = forwarding(api_handler, emf_forwarder)
             worker_handler = forwarding(worker_handler, emf_forwarder)
+        # One sandbox per function: Lambda never runs two invocations in one execution
+        # environment, and handler state (Powertools' current event, the batch processor)
+        # relies on that.
+        api_handler, worker_handler = one_at_a_time(api_handler), one_at_a_time(worker_handler)
         self.stack = stack
         self.gateway = LocalGateway(api_handler, timeout_s=api_timeout_s, region=stack.region, port=port)
         self.pollers: dict[Route, SqsPoller] = {}
@@ -90,6 +95,17 @@ class LocalRuntime(Service):
             poller.request_stop()
         if exit_stack is not None:
             exit_stack.close()
+
+
+def one_at_a_time(handler: Handler) -> Handler:
+    """The handler behind a lock: invocations run in turn, as in one Lambda sandbox."""
+    lock = threading.Lock()
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        with lock:
+            return handler(event, context)
+
+    return invoke
 
 
 @contextmanager

@@ -271,7 +271,8 @@ class ColumnAccumulator:
     def _histogram(self, lo: float, hi: float) -> dict[str, Any] | None:
         """HISTOGRAM_BINS equal-width bins over [min, max], counted from the KLL sketch's CDF."""
         sketch, n = self.quantiles, self.moments.n
-        if sketch.is_empty() or not (math.isfinite(lo) and math.isfinite(hi)):
+        # hi - lo overflows for values near ±1.8e308: no equal-width bins exist then.
+        if sketch.is_empty() or not math.isfinite(hi - lo):
             return None
         bins = 1 if hi <= lo else HISTOGRAM_BINS
         edges = np.linspace(lo, hi, bins + 1)
