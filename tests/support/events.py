@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from csvprof.handlers.api import ROUTES
+from csvprof.local.gateway import Route, match_route
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
+_ROUTES = [Route.parse(key) for key in ROUTES]
 
 
 @cache
@@ -33,6 +37,15 @@ def http_event(
 ) -> dict[str, Any]:
     """An HTTP API payload-2.0 event for one request, from the recorded POST template."""
     event = load_event("apigw_v2_post_dataset")
+    # The deployed API's route key and path parameters; `$default` for paths it would not route
+    # (only a catch-all integration would invoke the function with those).
+    matched = match_route(_ROUTES, method, path)
+    route_key, params = matched if matched else ("$default", {})
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    if params:
+        event["pathParameters"] = params
+    else:
+        event.pop("pathParameters", None)
     event["rawPath"] = path
     event["requestContext"]["http"]["method"] = method
     event["requestContext"]["http"]["path"] = path

@@ -17,6 +17,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from csvprof.handlers.api import ROUTES
 from csvprof.local.gateway import (
     API_GATEWAY_MAX_PAYLOAD_BYTES,
     InvalidLambdaResponseError,
@@ -352,7 +353,7 @@ def test_gateway_event_has_the_shape_of_the_sample_event(
     # same keys, except the authorizer block it does not emulate.
     expected = json.loads((EVENTS / sample).read_text())
     recorder = Recorder()
-    gateway = serve(recorder)
+    gateway = serve(recorder, routes=ROUTES)
 
     call(f"{gateway.url}{path}", method, body)
 
@@ -361,3 +362,5 @@ def test_gateway_event_has_the_shape_of_the_sample_event(
     assert set(event["requestContext"]) == set(expected["requestContext"]) - {"authorizer"}
     assert set(event["requestContext"]["http"]) == set(expected["requestContext"]["http"])
     assert event["isBase64Encoded"] == expected["isBase64Encoded"]
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == expected["routeKey"]
+    assert event.get("pathParameters") == expected.get("pathParameters")

@@ -19,6 +19,7 @@ import yaml
 from csvprof import limits
 from csvprof.deploy.cfn_yaml import load_template
 from csvprof.deploy.outputs import ALARMS, DEPLOY_ORDER, OUTPUTS, STATEFUL, Stack, template_path
+from csvprof.handlers.api import ROUTES as API_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -301,6 +302,7 @@ def openapi_routes() -> set[str]:
 def test_routes_are_the_openapi_routes_and_all_use_iam() -> None:
     routes = resources(Stack.API, "AWS::ApiGatewayV2::Route")
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == openapi_routes()
+    assert set(API_ROUTES) == openapi_routes()  # what the local gateway serves
     for name, route in routes.items():
         assert route["Properties"]["AuthorizationType"] == "AWS_IAM", name
         assert route["Properties"]["Target"] == {"Fn::Sub": "integrations/${LiveIntegration}"}, name

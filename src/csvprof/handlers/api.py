@@ -24,6 +24,17 @@ from csvprof.errors import ApiError, CsvProfError, InternalError, RouteNotFound
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import ApiMetric, for_component
 
+# The HTTP API's route keys: contracts/openapi.yaml's paths and infra/cloudformation/api.yaml's
+# routes (tests compare all three); the local gateway serves exactly these.
+ROUTES = (
+    "POST /datasets",
+    "GET /datasets",
+    "POST /uploads",
+    "POST /uploads/{dataset_id}/complete",
+    "GET /datasets/{dataset_id}",
+    "GET /datasets/{dataset_id}/profile",
+)
+
 
 def build_service(settings: Settings, session: boto3.Session | None = None) -> DatasetService:
     s3 = s3_client(settings, session)

@@ -12,11 +12,12 @@ import base64
 import binascii
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +40,7 @@ LAMBDA_MAX_INVOKE_PAYLOAD_BYTES = 6 * MiB
 
 _INTERNAL_ERROR = {"message": "Internal Server Error"}
 _TIMEOUT = {"message": "Endpoint request timed out"}
+_NOT_FOUND = {"message": "Not Found"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,10 @@ def build_event(
     api_id: str,
     account_id: str = DEFAULT_ACCOUNT_ID,
     now: float | None = None,
+    route_key: str = "$default",
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The payload 2.0 event for one request, as API Gateway builds it for `$default`."""
+    """The payload 2.0 event for one request, as API Gateway builds it for the matched route."""
     moment = time.time() if now is None else now
     split = urlsplit(target)
     raw_path = split.path or "/"
@@ -90,7 +94,7 @@ def build_event(
 
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": raw_path,
         "rawQueryString": split.query,
     }
@@ -102,6 +106,8 @@ def build_event(
         for key, value in parse_qsl(split.query, keep_blank_values=True):
             params[key] = f"{params[key]},{value}" if key in params else value
         event["queryStringParameters"] = params
+    if path_parameters:
+        event["pathParameters"] = path_parameters
     event["requestContext"] = {
         "accountId": account_id,
         "apiId": api_id,
@@ -115,7 +121,7 @@ def build_event(
             "userAgent": lowered.get("user-agent", ""),
         },
         "requestId": request_id,
-        "routeKey": "$default",
+        "routeKey": route_key,
         "stage": "$default",
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(moment)),
         "timeEpoch": int(moment * 1000),
@@ -191,6 +197,35 @@ def payload_too_large(message: str) -> HttpResponse:
 # --- the server --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One HTTP API route key, e.g. `GET /datasets/{dataset_id}`."""
+
+    key: str
+    method: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def parse(cls, key: str) -> Route:
+        method, path = key.split(" ", 1)
+        # {name} matches one path segment, as in API Gateway route keys without a greedy `+`.
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+        return cls(key, method, re.compile(regex))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path) if method == self.method else None
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+
+def match_route(routes: Sequence[Route], method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The route key and path parameters of the first matching route, or None."""
+    for route in routes:
+        params = route.match(method, path)
+        if params is not None:
+            return route.key, params
+    return None
+
+
 class RequestTooLargeError(Exception):
     """The request body exceeds the gateway's payload limit."""
 
@@ -212,8 +247,13 @@ class LocalGateway(Service):
         region: str = "us-east-1",
         port: int = 0,
         max_payload_bytes: int = API_GATEWAY_MAX_PAYLOAD_BYTES,
+        routes: Sequence[str] | None = None,
     ) -> None:
         self.handler = handler
+        # With routes, requests that match none get API Gateway's own 404, as a deployed API
+        # with explicit routes (infra/cloudformation/api.yaml) answers; without, a `$default`
+        # catch-all sends everything to the function.
+        self.routes = [Route.parse(key) for key in routes] if routes is not None else None
         self.function_name = function_name
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -310,6 +350,13 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                     )
                 )
                 return
+            route_key, path_parameters = "$default", None
+            if gateway.routes is not None:
+                matched = match_route(gateway.routes, self.command, urlsplit(self.path).path)
+                if matched is None:
+                    self._send(_json_response(404, _NOT_FOUND))
+                    return
+                route_key, path_parameters = matched
             event = build_event(
                 method=self.command,
                 target=self.path,
@@ -317,6 +364,8 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 source_ip=self.client_address[0],
                 api_id=gateway.api_id,
+                route_key=route_key,
+                path_parameters=path_parameters,
             )
             response = gateway.invoke(event)
             response.headers.append(("apigw-requestid", event["requestContext"]["requestId"]))

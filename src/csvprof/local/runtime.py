@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from csvprof.contracts.meta import Route
+from csvprof.handlers.api import ROUTES as API_ROUTES
 from csvprof.limits import API_TIMEOUT_S, WORKER_TIMEOUT_S
 from csvprof.local.emf import EmfForwarder, forwarding
 from csvprof.local.gateway import Handler, LocalGateway
@@ -50,6 +51,7 @@ class LocalRuntime(Service):
         api_timeout_s: float = API_TIMEOUT_S,
         worker_timeout_s: float = WORKER_TIMEOUT_S,
         emf_forwarder: EmfForwarder | None = None,
+        api_routes: Sequence[str] | None = API_ROUTES,
     ) -> None:
         if emf_forwarder is not None:
             api_handler = forwarding(api_handler, emf_forwarder)
@@ -59,7 +61,9 @@ class LocalRuntime(Service):
         # relies on that.
         api_handler, worker_handler = one_at_a_time(api_handler), one_at_a_time(worker_handler)
         self.stack = stack
-        self.gateway = LocalGateway(api_handler, timeout_s=api_timeout_s, region=stack.region, port=port)
+        self.gateway = LocalGateway(
+            api_handler, timeout_s=api_timeout_s, region=stack.region, port=port, routes=api_routes
+        )
         self.pollers: dict[Route, SqsPoller] = {}
         self._worker_handler = worker_handler
         self._worker_timeout_s = worker_timeout_s
