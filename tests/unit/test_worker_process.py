@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 import pytest
@@ -13,6 +13,7 @@ from csvprof.contracts.meta import Meta, Status
 from csvprof.domain.processing import Worker
 from csvprof.domain.state import UnknownDataset
 from csvprof.errors import CsvParseError, InternalError
+from csvprof.limits import WORKER_TIMEOUT_S
 from csvprof.profiler import ArrowProfileEngine, Budget, default_budget
 from tests.support.contracts import assert_valid
 from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingPublisher
@@ -98,3 +99,16 @@ def test_a_message_for_an_unknown_dataset_is_poison() -> None:
     metas.stored.clear()
     with pytest.raises(UnknownDataset):
         worker.process(message(), receive_count=1, budget=default_budget())
+
+
+@pytest.mark.parametrize(("age_s", "reclaimed"), [(30, False), (WORKER_TIMEOUT_S + 1, True)])
+def test_a_first_delivery_reclaims_only_a_stale_processing_dataset(age_s: int, reclaimed: bool) -> None:
+    # A message redriven from the DLQ arrives with receive count 1: only the meta's age tells
+    # a dead worker's dataset from one whose worker is still running.
+    worker, metas, _ = setup()
+    meta, etag = metas.stored[ID]
+    metas.replace(meta.start(NOW - timedelta(seconds=age_s)), etag)
+    outcome = worker.process(message(), receive_count=1, budget=default_budget())
+    assert outcome.processed is reclaimed
+    final = metas.stored[ID][0]
+    assert (final.status, final.attempts) == ((Status.READY, 2) if reclaimed else (Status.PROCESSING, 1))

@@ -3,9 +3,10 @@
 Delivery is at-least-once, so every step tolerates repetition:
 - a terminal dataset is left alone (its event is re-sent only on a redelivery,
   in case the previous attempt died between the meta write and the event);
-- a PROCESSING dataset is re-claimed only by a redelivered message (its worker
-  died: the visibility timeout is 6x the function timeout), never by a duplicate
-  that arrives while the first delivery still runs;
+- a PROCESSING dataset is re-claimed by a redelivered message (its worker died: the
+  visibility timeout is 6x the function timeout) or when its meta is older than the
+  function timeout (a message redriven from the DLQ), never by a duplicate that
+  arrives while the first delivery still runs;
 - every meta write is conditional (see domain.state), so racing workers cannot
   lose or reverse an update.
 """
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from csvprof.contracts.events import completion_event
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
+from csvprof.contracts.timefmt import parse_ts
 from csvprof.domain.ports import ArtifactStore, Clock, EventPublisher, MetaRepository
 from csvprof.domain.state import update_meta
 from csvprof.errors import FileTooLarge, InternalError, ProfilingError, SourceMissing
+from csvprof.limits import WORKER_TIMEOUT_S
 from csvprof.profiler.engine import Budget, ProfileEngine
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,9 @@ class Worker:
     events: EventPublisher
     engine: ProfileEngine
     now: Clock
+    # A PROCESSING meta untouched for longer than the function can run belongs to a dead
+    # worker, whatever the receive count says (a message redriven from the DLQ starts at 1).
+    stale_after: timedelta = timedelta(seconds=WORKER_TIMEOUT_S)
 
     def process(self, message: DatasetMessage, *, receive_count: int, budget: Budget) -> Outcome:
         dataset_id = message.dataset_id
@@ -54,7 +61,7 @@ class Worker:
             if meta.status is Status.UPLOADED:
                 claimed = True
                 return meta.start(self.now())
-            if meta.status is Status.PROCESSING and redelivered:
+            if meta.status is Status.PROCESSING and (redelivered or self._stale(meta)):
                 claimed = True
                 return meta.reclaim(self.now())
             return None
@@ -85,6 +92,9 @@ class Worker:
         }
         self.events.publish(completion_event(meta, summary))
         return Outcome(meta, processed=True, profile=profile)
+
+    def _stale(self, meta: Meta) -> bool:
+        return self.now() - parse_ts(meta.updated_at) > self.stale_after
 
     def fail(self, dataset_id: str, error: ProfilingError) -> bool:
         """Record FAILED for a dataset whose last delivery is about to end in the DLQ.
