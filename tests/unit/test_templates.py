@@ -66,7 +66,6 @@ RUNTIME_PARAMETERS = [
     ("WORKER_MEMORY_MB", Stack.COMPUTE, "WorkerMemoryMB"),
     ("WORKER_TIMEOUT_S", Stack.COMPUTE, "WorkerTimeoutSeconds"),
     ("SQS_BATCH_SIZE", Stack.COMPUTE, "SqsBatchSize"),
-    ("SQS_MAX_RECEIVE_COUNT", Stack.COMPUTE, "MaxReceiveCount"),
     ("SQS_VISIBILITY_TIMEOUT_S", Stack.MESSAGING, "VisibilityTimeoutSeconds"),
     ("SQS_MAX_RECEIVE_COUNT", Stack.MESSAGING, "MaxReceiveCount"),
     ("DLQ_RETENTION_S", Stack.MESSAGING, "DlqRetentionSeconds"),
@@ -467,3 +466,17 @@ def test_stateful_stacks_hold_only_state() -> None:
             assert types <= stateful_types, stack
         else:
             assert not types & stateful_types, stack
+
+
+def test_the_worker_last_receive_is_the_queues_max_receive_count() -> None:
+    # One number, owned by messaging: a drift would let messages reach the DLQ before the
+    # worker's last-receive fallback marks their dataset FAILED.
+    variables = template(Stack.COMPUTE)["Resources"]["WorkerFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert variables["CSVPROF_MAX_RECEIVE_COUNT"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${Name}-MaxReceiveCount"}
+    }
+    exported = template(Stack.MESSAGING)["Outputs"]["MaxReceiveCount"]
+    assert exported["Value"] == {"Ref": "MaxReceiveCount"}
+    assert "MaxReceiveCount" not in template(Stack.COMPUTE).get("Parameters", {})

@@ -45,6 +45,7 @@ class MessagingOutput(StrEnum):
     EVENT_BUS_NAME = "EventBusName"
     EVENT_BUS_ARN = "EventBusArn"
     ROUTING_PARAMETER_NAME = "RoutingParameterName"
+    MAX_RECEIVE_COUNT = "MaxReceiveCount"
 
 
 class ObservabilityOutput(StrEnum):
