@@ -39,7 +39,6 @@ API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * MiB
 LAMBDA_MAX_INVOKE_PAYLOAD_BYTES = 6 * MiB
 
 _INTERNAL_ERROR = {"message": "Internal Server Error"}
-_TIMEOUT = {"message": "Endpoint request timed out"}
 _NOT_FOUND = {"message": "Not Found"}
 
 
@@ -233,7 +232,7 @@ class RequestTooLargeError(Exception):
 class LocalGateway(Service):
     """A ThreadingHTTPServer on 127.0.0.1 (free port) that invokes `handler` per request.
 
-    The handler runs on its own thread so the gateway can answer 504 when the function
+    The handler runs on its own thread so the gateway can answer 500 when the function
     timeout passes; like an abandoned Lambda sandbox, that thread is left to finish.
     """
 
@@ -319,7 +318,16 @@ class LocalGateway(Service):
         try:
             result = future.result(timeout=self.timeout_s)
         except TimeoutError:
-            return _json_response(504, _TIMEOUT)
+            # The function timed out (10 s) well inside the integration timeout (30 s): Lambda
+            # reports a function error, which an HTTP API answers as a 500. The thread is left to
+            # finish; a real sandbox would be stopped, so its late writes are a local-only effect.
+            log.error(
+                "%s timed out after %s s (request %s)",
+                self.function_name,
+                self.timeout_s,
+                context.aws_request_id,
+            )
+            return _json_response(500, _INTERNAL_ERROR)
         except Exception:
             # An unhandled function error: Lambda logs it, API Gateway hides it behind a 500.
             log.exception("%s raised (request %s)", self.function_name, context.aws_request_id)
