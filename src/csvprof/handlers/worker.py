@@ -36,10 +36,16 @@ def build_worker(settings: Settings, session: boto3.Session | None = None) -> Wo
     )
 
 
-def make_handler(settings: Settings, session: boto3.Session | None = None) -> LambdaHandler:
-    wk = build_worker(settings, session)
+def make_handler(
+    settings: Settings, session: boto3.Session | None = None, worker: Worker | None = None
+) -> LambdaHandler:
+    """The worker function; `worker` replaces the AWS-backed use case (tests pass in-memory ports)."""
+    wk = worker or build_worker(settings, session)
     obs = for_component("worker")
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # With batch size 1 every failure is an "entire batch" failure; report it as a batch item
+    # failure rather than raising, so Lambda's Errors metric (the worker-errors alarm) counts
+    # crashes and timeouts, and retries/poison show up on the queues and the DLQ alarm instead.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         message = DatasetMessage.parse(record.body)  # MalformedMessage: poison, retried into the DLQ
