@@ -79,6 +79,20 @@ def record(size: str, result: dict[str, Any]) -> None:
     RESULTS[size] = result
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The numbers, in every run's output (CI captures test stdout)."""
+    if not RESULTS:
+        return
+    terminalreporter.section("csvprof vs DuckDB SUMMARIZE")
+    for size, result in RESULTS.items():
+        ours, duck = result["csvprof"], result["duckdb"]
+        terminalreporter.write_line(
+            f"{size}: csvprof {ours['mb_per_s']:.1f} MB/s, peak RSS {ours['peak_rss_mb']:.0f} MB | "
+            f"DuckDB {duck['mb_per_s']:.1f} MB/s, peak RSS {duck['peak_rss_mb']:.0f} MB | "
+            f"throughput ratio {result['ratio']:.2f}"
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not RESULTS:
         return
