@@ -20,10 +20,15 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 
+def client_config(region: str | None, endpoint_url: str | None) -> Config:
+    """The botocore Config for every csvprof client: standard retries, and path-style S3
+    on an emulator, which listens on 127.0.0.1 where virtual-host bucket names cannot resolve."""
+    s3 = {"addressing_style": "path"} if endpoint_url else {}
+    return Config(region_name=region, retries={"mode": "standard"}, s3=s3)  # type: ignore[arg-type]
+
+
 def _config(settings: Settings) -> Config:
-    # Emulators listen on 127.0.0.1, where virtual-host bucket names cannot resolve.
-    s3 = {"addressing_style": "path"} if settings.endpoint_url else {}
-    return Config(region_name=settings.region, retries={"mode": "standard"}, s3=s3)  # type: ignore[arg-type]
+    return client_config(settings.region, settings.endpoint_url)
 
 
 def _client(service: str, settings: Settings, session: boto3.Session | None) -> Any:

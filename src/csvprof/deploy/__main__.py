@@ -25,6 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from csvprof.adapters.clients import client_config
 from csvprof.deploy.outputs import DEPLOY_ORDER, STATEFUL, ApiOutput, Stack, stack_name, template_path
 from csvprof.deploy.package import PLATFORM, PYTHON_VERSION, Artifact, PackageError, build, digest
 from csvprof.deploy.stacks import Deployer, DeployError, require_bucket
@@ -59,8 +60,7 @@ def _session(args: argparse.Namespace) -> boto3.Session:
 
 
 def _client_config(args: argparse.Namespace) -> Config:
-    s3 = {"addressing_style": "path"} if args.endpoint_url else {}
-    return Config(retries={"mode": "standard"}, s3=s3)  # type: ignore[arg-type]
+    return client_config(args.region, args.endpoint_url)
 
 
 def _artifact(args: argparse.Namespace) -> Artifact:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from csvprof.adapters.clients import client_config
 from csvprof.config import Settings
 from csvprof.contracts.meta import Route
 from csvprof.deploy.outputs import MessagingOutput, ObservabilityOutput, Stack, StorageOutput, stack_name
@@ -41,8 +42,7 @@ class DeployedStack:
         return self.session.region_name or "us-east-1"
 
     def _config(self) -> Config:
-        s3 = {"addressing_style": "path"} if self.endpoint_url else {}
-        return Config(region_name=self.region, retries={"mode": "standard"}, s3=s3)  # type: ignore[arg-type]
+        return client_config(self.region, self.endpoint_url)
 
     def load(self, stacks: tuple[Stack, ...] = (Stack.STORAGE, Stack.MESSAGING, Stack.OBSERVABILITY)) -> None:
         deployer = Deployer(self.cloudformation())

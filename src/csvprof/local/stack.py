@@ -16,6 +16,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from csvprof.adapters.clients import client_config
 from csvprof.config import Settings
 from csvprof.contracts.events import SOURCE
 from csvprof.contracts.meta import Route
@@ -254,8 +255,7 @@ class EmbeddedStack(Service):
         return {**self._started().to_env(), **FAKE_CREDENTIALS, **isolation}
 
     def _config(self) -> Config:
-        # Path-style: bucket-name.127.0.0.1 does not resolve, and presigned URLs must work.
-        return Config(region_name=self.region, s3={"addressing_style": "path"}, retries={"mode": "standard"})
+        return client_config(self.region, self._endpoint_or_raise())
 
     def s3(self) -> S3Client:
         return self.session.client("s3", endpoint_url=self._endpoint_or_raise(), config=self._config())
