@@ -40,15 +40,16 @@ class HttpApi:
         return self.call("POST", path, body, {"Content-Type": content_type})
 
     def wait_terminal(self, dataset_id: str, timeout_s: float = 60) -> dict[str, Any]:
-        """Poll the meta until READY or FAILED; every meta seen is returned in `seen`."""
-        deadline = time.monotonic() + timeout_s
-        while True:
+        """Poll the meta until READY or FAILED and return it."""
+
+        def terminal() -> dict[str, Any] | None:
             meta: dict[str, Any] = self.call("GET", f"/datasets/{dataset_id}").json()
-            if meta["status"] in ("READY", "FAILED"):
-                return meta
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"dataset {dataset_id} still {meta['status']} after {timeout_s} s")
-            time.sleep(0.05)  # polling interval with a deadline, not synchronisation
+            return meta if meta["status"] in ("READY", "FAILED") else None
+
+        found: dict[str, Any] = wait_for(
+            terminal, timeout_s, 0.05, what=f"dataset {dataset_id} READY or FAILED"
+        )
+        return found
 
 
 def wait_for(predicate: Any, timeout_s: float, interval_s: float = 0.1, what: str = "condition") -> Any:

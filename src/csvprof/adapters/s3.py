@@ -19,6 +19,7 @@ from csvprof.errors import InvalidDatasetId, InvalidQueryParameter, Precondition
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 JSON = "application/json"
 NAME_METADATA = "dataset-name"
@@ -36,6 +37,16 @@ def _status(exc: ClientError) -> int:
 
 def _is_missing(exc: ClientError) -> bool:
     return _code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
+def _get_or_none(s3: S3Client, bucket: str, key: str) -> GetObjectOutputTypeDef | None:
+    """GetObject, or None when the key does not exist (404; see the ListBucket grant)."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise
 
 
 def _is_precondition(exc: ClientError) -> bool:
@@ -72,12 +83,9 @@ class S3MetaRepository:
         return self._put(meta, IfMatch=etag)
 
     def load(self, dataset_id: str) -> Versioned | None:
-        try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=keys.meta_key(dataset_id))
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise
+        answer = _get_or_none(self._s3, self._bucket, keys.meta_key(dataset_id))
+        if answer is None:
+            return None
         return Versioned(Meta.from_dict(json.loads(answer["Body"].read())), answer["ETag"])
 
     def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]:
@@ -161,12 +169,9 @@ class S3ArtifactStore:
 
     @contextmanager
     def open_source(self, dataset_id: str) -> Iterator[BinaryIO]:
-        try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=keys.raw_key(dataset_id))
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise SourceMissing(f"raw/{dataset_id}/source.csv does not exist") from exc
-            raise
+        answer = _get_or_none(self._s3, self._bucket, keys.raw_key(dataset_id))
+        if answer is None:
+            raise SourceMissing(f"raw/{dataset_id}/source.csv does not exist")
         with io.BufferedReader(_StreamingReader(answer["Body"]), buffer_size=READ_BUFFER) as stream:
             yield stream
 
@@ -178,13 +183,8 @@ class S3ArtifactStore:
         return len(body)
 
     def get_profile(self, dataset_id: str) -> bytes | None:
-        try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=keys.profile_key(dataset_id))
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        return answer["Body"].read()
+        answer = _get_or_none(self._s3, self._bucket, keys.profile_key(dataset_id))
+        return None if answer is None else answer["Body"].read()
 
 
 def _name_metadata(name: str | None) -> dict[str, str]:
