@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from csvprof.errors import FieldTooLarge
 from csvprof.profiler.columns import ColumnAccumulator
-from csvprof.profiler.sketches import U64, FrequentValues, HashDistinct, hash_strings
+from csvprof.profiler.sketches import I64, U64, FrequentValues, HashDistinct, hash_strings
 from csvprof.profiler.types import ByteView
 
 # Column state (exact value counts) of all live partials shares this much memory: at most 1 MiB and
@@ -54,12 +56,9 @@ class PartialProfile:
         self.rows += n
         row_hash: U64 = np.zeros(n, np.uint64)
         for acc, column in zip(self.columns, table.columns, strict=True):
-            encoded = pc.dictionary_encode(column.combine_chunks())
-            values = encoded.dictionary
+            values, indices, counts = distinct_counts(column)
             if len(values) and ByteView(values).lengths.max() > self.max_field_bytes:
                 raise FieldTooLarge(f"a field is larger than {self.max_field_bytes} bytes")
-            indices = encoded.indices.to_numpy()
-            counts = np.bincount(indices, minlength=len(values)).astype(np.int64)
             hashes = hash_strings(values)
             acc.update(values, counts, hashes)
             row_values = hashes[indices]
@@ -81,6 +80,25 @@ class PartialProfile:
             return self.rows - distinct.estimate(), False, 0
         estimate = min(self.rows, distinct.estimate())
         return self.rows - estimate, True, round(3 * distinct.hll.relative_error * estimate)
+
+
+def distinct_counts(column: Any) -> tuple[Any, npt.NDArray[np.intp], I64]:
+    """(distinct values, each row's index into them, each value's count) of a text column.
+
+    The parser hands over dictionary-encoded columns; plain string columns are encoded here.
+    """
+    encoded = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(encoded.type):
+        encoded = pc.dictionary_encode(encoded)
+    values = encoded.dictionary
+    indices = encoded.indices.to_numpy()
+    counts = np.bincount(indices, minlength=len(values)).astype(np.int64)
+    if len(counts) and counts.min() == 0:
+        # A slice keeps its parent's dictionary: the header row's values are in it, unused.
+        used = counts > 0
+        remap = np.cumsum(used) - 1
+        values, counts, indices = values.filter(pa.array(used)), counts[used], remap[indices]
+    return values, indices, counts
 
 
 def _warning(code: str, column: str | None, message: str, **numbers: Any) -> dict[str, Any]:

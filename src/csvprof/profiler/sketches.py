@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Final
 
@@ -23,29 +22,15 @@ import pyarrow.compute as pc
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
-_P: Final = np.uint64(0x100000001B3)  # odd, so it is invertible mod 2**64
-_P_INV: Final = np.uint64(pow(0x100000001B3, -1, 2**64))
-
-
-_HASH_SLICE_BYTES: Final = 128 * 1024  # bounds the power tables and the temporaries
-# One table size for every ordinary slice, so the cache never thrashes (6 MB resident).
-_TABLE_SIZE: Final = 2 * _HASH_SLICE_BYTES
-
-
-@functools.lru_cache(maxsize=2)
-def _powers(n: int) -> tuple[U64, U64, U64]:
-    """P**i, P**-i and sum(P**k for k < i) (mod 2**64), for i < n (+1 for the sums); n is a power of two."""
-    with np.errstate(over="ignore"):
-        fwd = np.multiply.accumulate(np.full(n, _P, dtype=np.uint64))
-        inv = np.multiply.accumulate(np.full(n, _P_INV, dtype=np.uint64))
-        fwd = np.concatenate([np.ones(1, np.uint64), fwd[:-1]])
-        inv = np.concatenate([np.ones(1, np.uint64), inv[:-1]])
-        sums = np.concatenate([np.zeros(1, np.uint64), np.cumsum(fwd, dtype=np.uint64)])
-    return fwd, inv, sums
+_P: Final = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
+_SEED: Final = np.uint64(0xCBF29CE484222325)  # FNV-1a's offset basis
+_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
+# _TAIL[r]: the low r bytes of a little-endian word (r = 8: the whole word).
+_TAIL: Final = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
 def _mix(h: U64) -> U64:
-    """splitmix64 finalizer: spreads the polynomial hash over all 64 bits."""
+    """splitmix64 finalizer: spreads the hash over all 64 bits (HyperLogLog reads the top ones)."""
     with np.errstate(over="ignore"):
         h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -53,26 +38,51 @@ def _mix(h: U64) -> U64:
         return mixed
 
 
-def _hash_slice(data: npt.NDArray[np.uint8], rel: npt.NDArray[np.int64]) -> U64:
-    """Hashes of data[rel[i]:rel[i+1]]: sum of (b[j] + 1) * P**j, rebased by P**-start.
+def _aligned_words(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """`data` as 8-byte words; a copy only when the buffer does not start 8-byte aligned."""
+    if data.ctypes.data % 8:
+        data = data.copy()  # rare: Arrow allocates 64-byte aligned buffers
+    words: npt.NDArray[np.uint64] = data[: len(data) - len(data) % 8].view(np.uint64)
+    return words
 
-    Two passes over the bytes (multiply, prefix sum); the "+ 1" term comes from a
-    precomputed prefix sum of powers instead of a third pass.
+
+def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64:
+    """FNV-1a over the 8-byte words of each value; every word read must lie inside `words`.
+
+    A word at an unaligned byte offset is put together from two aligned ones (aligned
+    gathers are ~7x faster than unaligned ones). Values are visited in order of word
+    count (a radix sort on small integers), so those still being hashed at word k are
+    one contiguous slice.
     """
-    n = len(data)
-    fwd, inv, sums = _powers(_TABLE_SIZE if n < _TABLE_SIZE else 1 << n.bit_length())
-    prefix = np.empty(len(data) + 1, np.uint64)
-    prefix[0] = 0
+    n = len(starts)
+    nwords = ((lengths + 7) >> 3).astype(np.uint16 if n and lengths.max() < 1 << 19 else np.int64)
+    order = np.argsort(nwords, kind="stable")
+    sorted_words = nwords[order]
+    top = int(sorted_words[-1]) if n else 0
+    bounds = [*np.searchsorted(sorted_words, np.arange(1, top + 1), side="left").tolist(), n]
+    starts, lengths = starts[order], lengths[order]
+    shift = ((starts & 7) * 8).astype(np.uint64)
+    back = np.uint64(64) - shift  # a shift by 64 gives 0 in numpy: aligned words need no high part
+    q0 = starts >> 3
+    h = np.full(n, _SEED, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        np.cumsum(np.multiply(data, fwd[: len(data)], dtype=np.uint64), dtype=np.uint64, out=prefix[1:])
-        start, end = rel[:-1], rel[1:]
-        h = (prefix[end] - prefix[start] + sums[end] - sums[start]) * inv[start]
-        hashed: U64 = h ^ ((end - start).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-        return hashed
+        for k in range(top):
+            lo = bounds[k]
+            q = q0[lo:] + k
+            w = (words[q] >> shift[lo:]) | (words[q + 1] << back[lo:])
+            ending = bounds[k + 1] - lo  # values whose last word this is come first in the slice
+            if ending:
+                w[:ending] &= _TAIL[lengths[lo : lo + ending] - 8 * k]
+            np.bitwise_xor(h[lo:], w, out=h[lo:])
+            np.multiply(h[lo:], _P, out=h[lo:])
+        h ^= lengths.astype(np.uint64) * _GOLDEN
+    out = np.empty(n, dtype=np.uint64)
+    out[order] = h
+    return out
 
 
 def hash_strings(values: Any) -> U64:
-    """64-bit hashes of a pa.StringArray, vectorized over slices of about 256 KiB of text."""
+    """64-bit hashes of a pa.StringArray: FNV-1a over 8-byte words, then splitmix64."""
     arr = values.cast(pa.string()) if values.type != pa.string() else values
     n = len(arr)
     if n == 0:
@@ -80,15 +90,17 @@ def hash_strings(values: Any) -> U64:
     _, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    # Values ending in the buffer's last two words would read past it: offsets never decrease,
+    # so those are a suffix, hashed from a zero-padded copy of their bytes.
+    safe = int(np.searchsorted(offsets[1:], len(data) - len(data) % 8 - 16, side="right"))
     out = np.empty(n, dtype=np.uint64)
-    i = 0
-    while i < n:
-        # Take values until the slice holds _HASH_SLICE_BYTES (always at least one value).
-        j = int(np.searchsorted(offsets, offsets[i] + _HASH_SLICE_BYTES, side="right")) - 1
-        j = min(n, max(j, i + 1))
-        lo, hi = int(offsets[i]), int(offsets[j])
-        out[i:j] = _hash_slice(data[lo:hi], offsets[i : j + 1] - lo)
-        i = j
+    if safe:
+        out[:safe] = _hash_words(_aligned_words(data), offsets[:safe], offsets[1 : safe + 1] - offsets[:safe])
+    if safe < n:
+        tail = offsets[safe:]
+        padded = np.zeros((int(tail[-1] - tail[0]) + 16 + 7) // 8 * 8, np.uint8)
+        padded[: tail[-1] - tail[0]] = data[tail[0] : tail[-1]]
+        out[safe:] = _hash_words(padded.view(np.uint64), tail[:-1] - tail[0], np.diff(tail))
     return _mix(out)
 
 
