@@ -180,11 +180,11 @@ class ColumnAccumulator:
         by_type = np.bincount(kinds.codes, weights=counts, minlength=len(TYPE_NAMES))
         for name, n in zip(TYPE_NAMES, by_type.tolist(), strict=True):
             self.type_counts[name] += round(n)
-        lengths = pc.utf8_length(values).to_numpy()
+        view = ByteView(values)
+        lengths = view.char_lengths(values)
         self.lengths.update_np(lengths)
         self.length_sum += int((lengths.astype(np.int64) * counts).sum())
         self.text.update(values)
-        view = ByteView(values)
         first = view.at(0)
         padded = _ASCII_SPACE[first] | _ASCII_SPACE[view.last()]
         self.whitespace_padded += int(counts[padded].sum())
