@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -53,7 +54,7 @@ SCHEMA_VERSION: Final = "1"
 #   8 MiB: 143-159 MB/s, peak RSS 244 MB | 124-137 MB/s, 225 MB  (too close to the 256 MB gate)
 DEFAULT_BLOCK_SIZE: Final = 6 * MiB
 RSS_SAMPLE_BYTES: Final = 16 * MiB
-_TEXT: Final = pa.dictionary(pa.int32(), pa.string())
+_TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
 
 
 _M_TRIM_THRESHOLD: Final = -1  # glibc mallopt parameters (malloc.h)
@@ -141,12 +142,10 @@ def available_cpus() -> int:
 
 
 def _arrow_error(exc: pa.ArrowInvalid, block_size: int) -> Exception:
-    # Arrow reports these conditions only through ArrowInvalid's text.
+    # Arrow reports this condition only through ArrowInvalid's text (UTF-8 is checked up front).
     text = str(exc)
     if "straddl" in text:
         return FieldTooLarge(f"a row is larger than the parser's block ({block_size} bytes)")
-    if "UTF8" in text or "utf8" in text.lower():
-        return EncodingError("the file is not valid UTF-8 text")
     return CsvParseError(f"the CSV could not be parsed: {text}")
 
 
@@ -175,6 +174,19 @@ class _Run:
             raise MemoryLimitExceeded(f"resident memory {rss:.0f} MB exceeds {limits.memory_budget_mb} MB")
 
 
+def _check_utf8(chunk: bytes | memoryview) -> None:
+    """EncodingError unless the whole chunk is UTF-8: one validation pass over its bytes."""
+    whole = pa.Array.from_buffers(
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)), pa.py_buffer(chunk)],
+    )
+    try:
+        whole.cast(pa.large_string())
+    except pa.ArrowInvalid as exc:
+        raise EncodingError("the file is not valid UTF-8 text") from exc
+
+
 class _Parser:
     """Parses one chunk of whole rows into a table of string columns."""
 
@@ -191,6 +203,8 @@ class _Parser:
                 chunk = str(chunk, "cp1252").encode("utf-8")
             except UnicodeDecodeError as exc:
                 raise EncodingError("the file is not valid Windows-1252 text") from exc
+        else:
+            _check_utf8(chunk)
         ragged = _RaggedRows()
         names = self.names
         n_types = len(names) if names is not None else self.limits.max_columns + 1
@@ -209,6 +223,8 @@ class _Parser:
         # Arrow fixes column types from the first block, so read text and classify ourselves.
         # Dictionary-encoded while parsing: every statistic works on distinct values, and this
         # costs less than parsing plain strings and encoding them afterwards (20 vs 24 ms a chunk).
+        # Binary, not string: the chunk was validated as UTF-8 in one pass (0.4 ms for 6 MiB),
+        # which is cheaper than Arrow validating every value (about 1.5 ms).
         convert_options = pacsv.ConvertOptions(
             column_types={f"f{i}": _TEXT for i in range(n_types)}
             if names is None
@@ -226,12 +242,6 @@ class _Parser:
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc):
                 return pa.table({}), ragged.count
-            # A ragged row that is not UTF-8 fails in Arrow's row handler with a parse error:
-            # name the real cause. Only on this failure path, so good files pay nothing.
-            try:
-                str(chunk, "utf-8")
-            except UnicodeDecodeError:
-                raise EncodingError("the file is not valid UTF-8 text") from exc
             raise _arrow_error(exc, self.block_size) from exc
         return table, ragged.count
 
@@ -319,7 +329,7 @@ class ArrowProfileEngine:
                             )
                         parser.names = list(table.column_names)
                         if dialect.header:
-                            header = [c[0].as_py() for c in table.columns]
+                            header = [bytes(c[0].as_py()).decode() for c in table.columns]
                             table = table.slice(1)
                         partials = self._partials(len(parser.names), limits, cuts)
                         in_flight.append(pool.submit(partials.fold, table, ragged))

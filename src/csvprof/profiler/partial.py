@@ -91,6 +91,8 @@ def distinct_counts(column: Any) -> tuple[Any, npt.NDArray[np.intp], I64]:
     if not pa.types.is_dictionary(encoded.type):
         encoded = pc.dictionary_encode(encoded)
     values = encoded.dictionary
+    if values.type == pa.binary():  # the parser's UTF-8-checked text: the same buffers, as strings
+        values = values.view(pa.string())
     indices = encoded.indices.to_numpy()
     counts = np.bincount(indices, minlength=len(values)).astype(np.int64)
     if len(counts) and counts.min() == 0:
