@@ -55,6 +55,9 @@ SCHEMA_VERSION: Final = "1"
 DEFAULT_BLOCK_SIZE: Final = 6 * MiB
 RSS_SAMPLE_BYTES: Final = 16 * MiB
 _TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
+_PLAIN: Final = pa.binary()
+# A column whose chunk is more than this share distinct values is read plain (no dictionary).
+PLAIN_ABOVE: Final = 0.5
 
 
 _M_TRIM_THRESHOLD: Final = -1  # glibc mallopt parameters (malloc.h)
@@ -195,6 +198,27 @@ class _Parser:
         self.limits = limits
         self.block_size = block_size
         self.names: list[str] | None = None  # fixed by the first chunk
+        # Columns read as plain text rather than dictionary-encoded; follows the data (observe).
+        # Threads parse while others observe: a list of bools is read and written atomically.
+        self.plain: list[bool] = []
+
+    def observe(self, distinct_shares: list[float]) -> None:
+        """Read mostly-distinct columns plain (a dictionary of unique values is wasted work)."""
+        if len(self.plain) != len(distinct_shares):
+            self.plain = [False] * len(distinct_shares)
+        # Hysteresis, so a column near the line does not flip every chunk; both paths are exact.
+        self.plain = [
+            share > PLAIN_ABOVE or (was and share > PLAIN_ABOVE / 2)
+            for share, was in zip(distinct_shares, self.plain, strict=True)
+        ]
+
+    def _plain(self) -> list[bool]:
+        plain = self.plain  # one read: another thread may replace the list
+        return (
+            plain
+            if self.names is not None and len(plain) == len(self.names)
+            else [False] * len(self.names or ())
+        )
 
     def parse(self, chunk: bytes | memoryview) -> tuple[Any, int]:
         """(table of dictionary-encoded text columns, ragged rows skipped) for one chunk."""
@@ -228,7 +252,7 @@ class _Parser:
         convert_options = pacsv.ConvertOptions(
             column_types={f"f{i}": _TEXT for i in range(n_types)}
             if names is None
-            else dict.fromkeys(names, _TEXT),
+            else {name: _PLAIN if plain else _TEXT for name, plain in zip(names, self._plain(), strict=True)},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
@@ -332,7 +356,7 @@ class ArrowProfileEngine:
                             header = [bytes(c[0].as_py()).decode() for c in table.columns]
                             table = table.slice(1)
                         partials = self._partials(len(parser.names), limits, cuts)
-                        in_flight.append(pool.submit(partials.fold, table, ragged))
+                        in_flight.append(pool.submit(partials.fold, table, ragged, parser))
                     else:
                         if partials is None:
                             partials = self._partials(len(parser.names), limits, cuts)
@@ -402,16 +426,16 @@ class _Partials:
         for part in self._all:
             self._free.put(part)
 
-    def fold(self, table: Any, ragged: int) -> None:
+    def fold(self, table: Any, ragged: int, parser: _Parser) -> None:
         part = self._free.get()
         try:
-            part.update(table, ragged)
+            parser.observe(part.update(table, ragged))
         finally:
             self._free.put(part)
 
     def parse_and_fold(self, parser: _Parser, chunk: memoryview) -> None:
         table, ragged = parser.parse(chunk)
-        self.fold(table, ragged)
+        self.fold(table, ragged, parser)
 
     def merged(self) -> PartialProfile:
         total = self._all[0]

@@ -104,6 +104,40 @@ def hash_strings(values: Any) -> U64:
     return _mix(out)
 
 
+def group_hashes(h: U64) -> tuple[I64 | None, I64]:
+    """Rows with equal 64-bit hashes hold one value: (each value's first row, each value's count).
+
+    The first rows are None when every row differs (ids, UUIDs: the usual case). Only rows
+    that share a slot of a 2n-slot table are sorted, about a fifth of them, so this costs
+    less than hashing into a dictionary.
+    """
+    n = len(h)
+    ones = np.ones(n, np.int64)
+    if n < 2:
+        return None, ones
+    bits = max(10, (2 * n - 1).bit_length())
+    slot = (h >> np.uint64(64 - bits)).astype(np.intp)
+    shared = np.flatnonzero(np.bincount(slot, minlength=1 << bits)[slot] > 1)
+    if len(shared) == 0:
+        return None, ones
+    candidates = h[shared]
+    order = np.argsort(candidates)
+    ranked = candidates[order]
+    new = np.empty(len(ranked), dtype=bool)
+    new[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
+    if new.all():
+        return None, ones
+    rows = shared[order]
+    starts = np.flatnonzero(new)
+    first = np.minimum.reduceat(rows, starts)
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    keep[first] = True
+    ones[first] = np.diff(np.append(starts, len(rows)))
+    return np.flatnonzero(keep), ones[keep]
+
+
 class HyperLogLog:
     """HyperLogLog over 64-bit hashes; 2**p one-byte registers."""
 

@@ -128,7 +128,9 @@ def _matches_shape(m: npt.NDArray[np.uint8], shape: str) -> npt.NDArray[np.bool_
     month, day = _two_digits(m, 5), _two_digits(m, 8)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     month_ok = (month >= 1) & (month <= 12)
-    ok &= month_ok & (day >= 1) & (day <= _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap))
+    ok &= (
+        month_ok & (day >= 1) & (day <= _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap))
+    )
     if len(shape) > 10:
         ok &= (_two_digits(m, 11) <= 23) & (_two_digits(m, 14) <= 59)
     if len(shape) > 16:
