@@ -118,7 +118,7 @@ def _two_digits(m: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.int16]:
 def _matches_shape(m: npt.NDArray[np.uint8], shape: str) -> npt.NDArray[np.bool_]:
     """Rows of the byte matrix `m` that are `shape` (the regexes' ranges, and a real calendar day)."""
     digits = [i for i, c in enumerate(shape) if c == "D"]
-    ok: npt.NDArray[np.bool_] = ((m[:, digits] - np.uint8(48)) < 10).all(axis=1)
+    ok: npt.NDArray[np.bool_] = np.all((m[:, digits] - np.uint8(48)) < 10, axis=1)
     for i, c in enumerate(shape):
         if c == "T":
             ok &= (m[:, i] == ord("T")) | (m[:, i] == ord(" "))
