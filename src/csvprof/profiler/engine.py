@@ -1,7 +1,7 @@
 """The Arrow profiling engine: a CSV byte stream in, the profile.json document out.
 
 Pure: every clock, memory probe and limit arrives in `Budget`. The main thread
-cuts the stream into ~6 MiB chunks of whole rows (a quote-parity scan, so quoted
+cuts the stream into ~8 MiB chunks of whole rows (a quote-parity scan, so quoted
 newlines never split a row); `threads` workers each parse a chunk with Arrow
 (every column as text, GIL released) and fold it into one of `threads` partial
 profiles. The partials are merged at the end: the same merge that combines
@@ -48,16 +48,21 @@ ENGINE_VERSION: Final = "0.1.0"
 SCHEMA_VERSION: Final = "1"
 # Each chunk pays a fixed cost (about a hundred kernel calls across its columns, their Python
 # glue under the GIL, and the merge into every column's state), so bigger chunks are faster
-# and cost memory. Fastest of several runs on 2 threads, generated file of 1 GB | of 100 MB:
-#   4 MiB: 124-135 MB/s, peak RSS 174 MB | 109-123 MB/s, 170 MB
-#   6 MiB: 144-147 MB/s, peak RSS 207 MB | 125-134 MB/s, 191 MB
-#   8 MiB: 143-159 MB/s, peak RSS 244 MB | 124-137 MB/s, 225 MB  (too close to the 256 MB gate)
-DEFAULT_BLOCK_SIZE: Final = 6 * MiB
+# and cost memory. Alternating runs on 2 threads, generated 1 GB file, after columns began to
+# be freed as they are folded:
+#   6 MiB: 151-164 MB/s, peak RSS 185-191 MB
+#   8 MiB: 160-183 MB/s, peak RSS 208-217 MB
+#  10 MiB: 163-180 MB/s, peak RSS 226-233 MB  (no faster than 8, and closer to the 256 MB goal)
+DEFAULT_BLOCK_SIZE: Final = 8 * MiB
 RSS_SAMPLE_BYTES: Final = 16 * MiB
 _TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
 _PLAIN: Final = pa.binary()
-# A column whose chunk is more than this share distinct values is read plain (no dictionary).
-PLAIN_ABOVE: Final = 0.5
+# A column whose chunk is more than this share distinct values is read plain (no dictionary);
+# it goes back to a dictionary below PLAIN_BELOW. Per 35,000-row column chunk, plain costs
+# about 1.0 ms (ids), 1.8 ms (UUIDs) and 2.2 ms (zip codes, 84 % distinct) against 1.8, 2.9
+# and 1.9 ms for a dictionary and hashing its values: plain pays off for nearly unique columns.
+PLAIN_ABOVE: Final = 0.9
+PLAIN_BELOW: Final = 0.75
 
 
 _M_TRIM_THRESHOLD: Final = -1  # glibc mallopt parameters (malloc.h)
@@ -191,7 +196,7 @@ def _check_utf8(chunk: bytes | memoryview) -> None:
 
 
 class _Parser:
-    """Parses one chunk of whole rows into a table of string columns."""
+    """Parses one chunk of whole rows into a table of text columns (dictionary-encoded or plain)."""
 
     def __init__(self, sniffed: Sniffed, limits: ProfileLimits, block_size: int) -> None:
         self.dialect = sniffed.dialect
@@ -204,12 +209,13 @@ class _Parser:
 
     def observe(self, distinct_shares: list[float]) -> None:
         """Read mostly-distinct columns plain (a dictionary of unique values is wasted work)."""
-        if len(self.plain) != len(distinct_shares):
-            self.plain = [False] * len(distinct_shares)
+        was = self.plain  # one read: another thread may replace the list
+        if len(was) != len(distinct_shares):
+            was = [False] * len(distinct_shares)
         # Hysteresis, so a column near the line does not flip every chunk; both paths are exact.
         self.plain = [
-            share > PLAIN_ABOVE or (was and share > PLAIN_ABOVE / 2)
-            for share, was in zip(distinct_shares, self.plain, strict=True)
+            share > PLAIN_ABOVE or (plain and share > PLAIN_BELOW)
+            for share, plain in zip(distinct_shares, was, strict=True)
         ]
 
     def _plain(self) -> list[bool]:
@@ -221,7 +227,7 @@ class _Parser:
         )
 
     def parse(self, chunk: bytes | memoryview) -> tuple[Any, int]:
-        """(table of dictionary-encoded text columns, ragged rows skipped) for one chunk."""
+        """(table of binary columns holding UTF-8 text, ragged rows skipped) for one chunk."""
         if self.dialect.encoding == "cp1252":
             try:
                 chunk = str(chunk, "cp1252").encode("utf-8")
@@ -356,7 +362,8 @@ class ArrowProfileEngine:
                             header = [bytes(c[0].as_py()).decode() for c in table.columns]
                             table = table.slice(1)
                         partials = self._partials(len(parser.names), limits, cuts)
-                        in_flight.append(pool.submit(partials.fold, table, ragged, parser))
+                        in_flight.append(pool.submit(partials.fold, table.columns, ragged, parser))
+                        del table  # its columns are freed as they are folded
                     else:
                         if partials is None:
                             partials = self._partials(len(parser.names), limits, cuts)
@@ -426,16 +433,19 @@ class _Partials:
         for part in self._all:
             self._free.put(part)
 
-    def fold(self, table: Any, ragged: int, parser: _Parser) -> None:
+    def fold(self, columns: list[Any], ragged: int, parser: _Parser) -> None:
+        """Fold one chunk's columns into a free partial; `columns` is emptied (see update)."""
         part = self._free.get()
         try:
-            parser.observe(part.update(table, ragged))
+            parser.observe(part.update(columns, ragged))
         finally:
             self._free.put(part)
 
     def parse_and_fold(self, parser: _Parser, chunk: memoryview) -> None:
         table, ragged = parser.parse(chunk)
-        self.fold(table, ragged, parser)
+        columns = table.columns
+        del table  # the columns are the only references left: each is freed once folded
+        self.fold(columns, ragged, parser)
 
     def merged(self) -> PartialProfile:
         total = self._all[0]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -25,6 +26,8 @@ I64 = npt.NDArray[np.int64]
 _P: Final = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
 _SEED: Final = np.uint64(0xCBF29CE484222325)  # FNV-1a's offset basis
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
+_Q: Final = np.uint64(0xD6E8FEB86659FD93)  # odd: the tail polynomial's base
+HEAD_WORDS: Final = 32  # words hashed one loop step at a time; the rest in one vectorized pass
 # _TAIL[r]: the low r bytes of a little-endian word (r = 8: the whole word).
 _TAIL: Final = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
@@ -46,43 +49,75 @@ def _aligned_words(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     return words
 
 
-def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64:
-    """FNV-1a over the 8-byte words of each value; every word read must lie inside `words`.
+def _word_at(words: npt.NDArray[np.uint64], pos: I64) -> U64:
+    """The little-endian 8-byte words starting at byte offsets `pos`, from two aligned words each.
 
-    A word at an unaligned byte offset is put together from two aligned ones (aligned
-    gathers are ~7x faster than unaligned ones). Values are visited in order of word
-    count (a radix sort on small integers), so those still being hashed at word k are
-    one contiguous slice.
+    Aligned gathers are ~7x faster than unaligned ones; a shift by 64 gives 0 in numpy, so
+    aligned positions need no high part.
+    """
+    q = pos >> 3
+    shift = ((pos & 7) * 8).astype(np.uint64)
+    word: U64 = (words[q] >> shift) | (words[q + 1] << (np.uint64(64) - shift))
+    return word
+
+
+def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64:
+    """A 64-bit hash of each value's bytes; every word read must lie inside `words`.
+
+    The first HEAD_WORDS words: FNV-1a over 8-byte words with an xor-shift after each
+    multiply (the multiply alone only carries bits upward, so equal differences in the top
+    byte of two words would cancel). Values are visited in order of word count (a radix
+    sort on small integers), so those still being hashed at word k are one contiguous slice.
+    Words past HEAD_WORDS (long text): one vectorized polynomial over all of them, so a
+    1 MiB field costs a few array operations, not 131,072 loop steps.
     """
     n = len(starts)
-    nwords = ((lengths + 7) >> 3).astype(np.uint16 if n and lengths.max() < 1 << 19 else np.int64)
+    nwords = (lengths + 7) >> 3
+    nwords = nwords.astype(np.uint16) if n and int(nwords.max()) < 1 << 16 else nwords
     order = np.argsort(nwords, kind="stable")
     sorted_words = nwords[order]
-    top = int(sorted_words[-1]) if n else 0
-    bounds = [*np.searchsorted(sorted_words, np.arange(1, top + 1), side="left").tolist(), n]
+    top = min(int(sorted_words[-1]) if n else 0, HEAD_WORDS)
+    bounds = [*np.searchsorted(sorted_words, np.arange(1, top + 2), side="left").tolist(), n]
     starts, lengths = starts[order], lengths[order]
-    shift = ((starts & 7) * 8).astype(np.uint64)
-    back = np.uint64(64) - shift  # a shift by 64 gives 0 in numpy: aligned words need no high part
-    q0 = starts >> 3
     h = np.full(n, _SEED, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(top):
             lo = bounds[k]
-            q = q0[lo:] + k
-            w = (words[q] >> shift[lo:]) | (words[q + 1] << back[lo:])
+            w = _word_at(words, starts[lo:] + 8 * k)
             ending = bounds[k + 1] - lo  # values whose last word this is come first in the slice
             if ending:
                 w[:ending] &= _TAIL[lengths[lo : lo + ending] - 8 * k]
             np.bitwise_xor(h[lo:], w, out=h[lo:])
             np.multiply(h[lo:], _P, out=h[lo:])
+            h[lo:] ^= h[lo:] >> np.uint64(32)
+        long_from = bounds[HEAD_WORDS] if top == HEAD_WORDS else n
+        if long_from < n:
+            h[long_from:] ^= _tail_hash(words, starts[long_from:], lengths[long_from:])
         h ^= lengths.astype(np.uint64) * _GOLDEN
     out = np.empty(n, dtype=np.uint64)
     out[order] = h
     return out
 
 
+def _tail_hash(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64:
+    """Sum of mixed(word j) * Q**j over the words after the first HEAD_WORDS, per value."""
+    rest = ((lengths + 7) >> 3) - HEAD_WORDS  # > 0 for every value here
+    total = int(rest.sum())
+    first = np.concatenate([np.zeros(1, np.int64), np.cumsum(rest)[:-1]])
+    j = np.arange(total, dtype=np.int64) - np.repeat(first, rest)  # word index within the tail
+    pos = np.repeat(starts, rest) + 8 * (HEAD_WORDS + j)
+    w = _word_at(words, pos)
+    last = first + rest - 1
+    w[last] &= _TAIL[lengths - 8 * (HEAD_WORDS + rest - 1)]
+    with np.errstate(over="ignore"):
+        w = (w ^ (w >> np.uint64(29))) * _Q
+        powers = np.multiply.accumulate(np.full(int(rest.max()), _Q, dtype=np.uint64))
+        tail: U64 = np.add.reduceat(w * powers[j], first)
+    return tail
+
+
 def hash_strings(values: Any) -> U64:
-    """64-bit hashes of a pa.StringArray: FNV-1a over 8-byte words, then splitmix64."""
+    """64-bit hashes of a pa.StringArray (_hash_words, then splitmix64)."""
     arr = values.cast(pa.string()) if values.type != pa.string() else values
     n = len(arr)
     if n == 0:
@@ -104,22 +139,30 @@ def hash_strings(values: Any) -> U64:
     return _mix(out)
 
 
-def group_hashes(h: U64) -> tuple[I64 | None, I64]:
-    """Rows with equal 64-bit hashes hold one value: (each value's first row, each value's count).
+@dataclass(frozen=True, slots=True)
+class HashGroups:
+    """Rows grouped by equal 64-bit hashes: each value's first row and count, and every
+    repeated row beside its group's first row (so the caller can check the bytes match)."""
 
-    The first rows are None when every row differs (ids, UUIDs: the usual case). Only rows
-    that share a slot of a 2n-slot table are sorted, about a fifth of them, so this costs
-    less than hashing into a dictionary.
-    """
+    first: I64 | None  # None: every row differs (ids, UUIDs: the usual case)
+    counts: I64
+    repeats: I64
+    firsts_of_repeats: I64
+
+
+def group_hashes(h: U64) -> HashGroups:
+    """Group rows by hash. Only rows that share a slot of a 2n-slot table are sorted (about
+    a fifth of them), so this costs less than building a dictionary of the values."""
     n = len(h)
+    none = np.zeros(0, np.int64)
     ones = np.ones(n, np.int64)
     if n < 2:
-        return None, ones
+        return HashGroups(None, ones, none, none)
     bits = max(10, (2 * n - 1).bit_length())
     slot = (h >> np.uint64(64 - bits)).astype(np.intp)
     shared = np.flatnonzero(np.bincount(slot, minlength=1 << bits)[slot] > 1)
     if len(shared) == 0:
-        return None, ones
+        return HashGroups(None, ones, none, none)
     candidates = h[shared]
     order = np.argsort(candidates)
     ranked = candidates[order]
@@ -127,15 +170,16 @@ def group_hashes(h: U64) -> tuple[I64 | None, I64]:
     new[0] = True
     np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
     if new.all():
-        return None, ones
+        return HashGroups(None, ones, none, none)
     rows = shared[order]
     starts = np.flatnonzero(new)
     first = np.minimum.reduceat(rows, starts)
+    first_of_row = first[np.cumsum(new) - 1]
+    repeated = rows != first_of_row
     keep = np.ones(n, dtype=bool)
-    keep[rows] = False
-    keep[first] = True
+    keep[rows[repeated]] = False
     ones[first] = np.diff(np.append(starts, len(rows)))
-    return np.flatnonzero(keep), ones[keep]
+    return HashGroups(np.flatnonzero(keep), ones[keep], rows[repeated], first_of_row[repeated])
 
 
 class HyperLogLog:
