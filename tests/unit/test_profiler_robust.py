@@ -189,3 +189,19 @@ def test_dates_mixed_with_other_text_in_one_batch() -> None:
     assert col["type_counts"]["date"] == 2  # 2024-02-29 and 2024-06-30 only
     assert col["type_counts"]["datetime"] == 1  # 2024-12-31 23:59:59Z (April has 30 days)
     assert col["type_counts"]["string"] == len(cells) - 3
+
+
+def test_columns_switching_between_plain_and_dictionary_reading_change_nothing() -> None:
+    # "flip" is unique for a stretch, then five values, then unique again: the parser reads it
+    # plain, then dictionary-encoded, then plain, and the answer must not depend on that.
+    lines = ["id,flip,cat"]
+    for i in range(9_000):
+        flip = f"v{i}" if i < 3_000 or i >= 6_000 else f"r{i % 5}"
+        lines.append(f"{i},{flip},{'abc'[i % 3]}")
+    data = ("\n".join(lines) + "\n").encode()
+    one_block = run(data, block_size=1 << 20, threads=1)
+    many_blocks = run(data, block_size=4 * 1024, threads=2)
+    assert exact_view(many_blocks) == exact_view(one_block)
+    flip = next(c for c in many_blocks["columns"] if c["name"] == "flip")
+    assert flip["distinct"] == {"estimate": 6_005, "approximate": False, "relative_error": 0.0}
+    assert {v["value"]: v["count"] for v in flip["top_values"][:5]} == {f"r{k}": 600 for k in range(5)}

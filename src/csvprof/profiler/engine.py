@@ -377,7 +377,8 @@ class ArrowProfileEngine:
             while in_flight:
                 in_flight.popleft().result()
 
-        if bytes(last_chunk).count(quote) % 2:  # every earlier chunk ends at even quote parity
+        # Every earlier chunk ends at even quote parity; counted in numpy (no copy, no GIL).
+        if np.count_nonzero(np.frombuffer(last_chunk, dtype=np.uint8) == quote[0]) % 2:
             raise CsvParseError("unbalanced quotes: a quoted field is never closed")
         if not finished:
             raise EmptyFile("the file has no rows")
