@@ -79,17 +79,24 @@ def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64
     top = min(int(sorted_words[-1]) if n else 0, HEAD_WORDS)
     bounds = [*np.searchsorted(sorted_words, np.arange(1, top + 2), side="left").tolist(), n]
     starts, lengths = starts[order], lengths[order]
+    # _word_at, with the word index and shifts worked out once for every step.
+    q0 = starts >> 3
+    shift = ((starts & 7) * 8).astype(np.uint64)
+    back = np.uint64(64) - shift
     h = np.full(n, _SEED, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(top):
             lo = bounds[k]
-            w = _word_at(words, starts[lo:] + 8 * k)
+            q = q0[lo:] + k
+            w = (words[q] >> shift[lo:]) | (words[q + 1] << back[lo:])
             ending = bounds[k + 1] - lo  # values whose last word this is come first in the slice
             if ending:
                 w[:ending] &= _TAIL[lengths[lo : lo + ending] - 8 * k]
-            np.bitwise_xor(h[lo:], w, out=h[lo:])
-            np.multiply(h[lo:], _P, out=h[lo:])
-            h[lo:] ^= h[lo:] >> np.uint64(32)
+            active = h[lo:]
+            np.bitwise_xor(active, w, out=active)
+            np.multiply(active, _P, out=active)
+            np.right_shift(active, np.uint64(32), out=w)
+            np.bitwise_xor(active, w, out=active)
         long_from = bounds[HEAD_WORDS] if top == HEAD_WORDS else n
         if long_from < n:
             h[long_from:] ^= _tail_hash(words, starts[long_from:], lengths[long_from:])
