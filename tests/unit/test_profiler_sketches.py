@@ -7,9 +7,12 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from csvprof.profiler.columns import ColumnAccumulator
+from csvprof.profiler.columns import ColumnAccumulator, MinMax
 from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings
+from csvprof.profiler.types import ByteView
 
 
 def test_hash_is_deterministic_and_slice_independent() -> None:
@@ -60,3 +63,20 @@ def test_merge_equals_single_pass() -> None:
         assert a[key] == b[key]
     assert a["mean"] == pytest.approx(b["mean"])
     assert a["stddev"] == pytest.approx(b["stddev"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.text(alphabet="ab\x00éz0", max_size=12), min_size=1, max_size=200), min_size=1, max_size=5
+    )
+)
+def test_text_min_max_by_prefix_keys_matches_byte_order(batches: list[list[str]]) -> None:
+    # After the first batch only values whose 8-byte prefix could win are compared.
+    text = MinMax()
+    for batch in batches:
+        values = pa.array(sorted(set(batch)))
+        text.update_text(values, ByteView(values))
+    everything = [v.encode() for batch in batches for v in batch]
+    assert text.lo.encode() == min(everything)
+    assert text.hi.encode() == max(everything)

@@ -37,6 +37,11 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
+def _prefix_key(text: str) -> np.uint64:
+    """ByteView.prefix_keys of one string."""
+    return np.uint64(int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "big"))
+
+
 def _lo(a: Any, b: Any) -> Any:
     return b if a is None else a if b is None else min(a, b)
 
@@ -54,6 +59,21 @@ class MinMax:
         if values is not None and len(values):
             mm = pc.min_max(values)
             self.merge(MinMax(mm["min"].as_py(), mm["max"].as_py()))
+
+    def update_text(self, values: Any, view: ByteView) -> None:
+        """Lexicographic min/max, comparing only values whose first 8 bytes could beat them.
+
+        After the first chunks almost no value can: one prefix-key pass replaces comparing
+        every string (about half the cost on a column of UUIDs).
+        """
+        if self.lo is None or len(values) < 64:
+            self.update(values)
+            return
+        keys, keyed = view.prefix_keys()
+        maybe = np.ones(len(values), dtype=bool)
+        maybe[:keyed] = (keys <= _prefix_key(self.lo)) | (keys >= _prefix_key(self.hi))
+        if maybe.any():
+            self.update(values.filter(pa.array(maybe)))
 
     def update_np(self, x: Any) -> None:
         if len(x):
@@ -184,7 +204,7 @@ class ColumnAccumulator:
         lengths = view.char_lengths(values)
         self.lengths.update_np(lengths)
         self.length_sum += int((lengths.astype(np.int64) * counts).sum())
-        self.text.update(values)
+        self.text.update_text(values, view)
         first = view.at(0)
         padded = _ASCII_SPACE[first] | _ASCII_SPACE[view.last()]
         self.whitespace_padded += int(counts[padded].sum())

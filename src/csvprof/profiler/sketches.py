@@ -20,6 +20,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from csvprof.profiler.words import aligned_words, tail_mask, word_at
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
@@ -28,8 +30,6 @@ _SEED: Final = np.uint64(0xCBF29CE484222325)  # FNV-1a's offset basis
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 _Q: Final = np.uint64(0xD6E8FEB86659FD93)  # odd: the tail polynomial's base
 HEAD_WORDS: Final = 32  # words hashed one loop step at a time; the rest in one vectorized pass
-# _TAIL[r]: the low r bytes of a little-endian word (r = 8: the whole word).
-_TAIL: Final = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
 def _mix(h: U64) -> U64:
@@ -39,26 +39,6 @@ def _mix(h: U64) -> U64:
         h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         mixed: U64 = h ^ (h >> np.uint64(31))
         return mixed
-
-
-def _aligned_words(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
-    """`data` as 8-byte words; a copy only when the buffer does not start 8-byte aligned."""
-    if data.ctypes.data % 8:
-        data = data.copy()  # rare: Arrow allocates 64-byte aligned buffers
-    words: npt.NDArray[np.uint64] = data[: len(data) - len(data) % 8].view(np.uint64)
-    return words
-
-
-def _word_at(words: npt.NDArray[np.uint64], pos: I64) -> U64:
-    """The little-endian 8-byte words starting at byte offsets `pos`, from two aligned words each.
-
-    Aligned gathers are ~7x faster than unaligned ones; a shift by 64 gives 0 in numpy, so
-    aligned positions need no high part.
-    """
-    q = pos >> 3
-    shift = ((pos & 7) * 8).astype(np.uint64)
-    word: U64 = (words[q] >> shift) | (words[q + 1] << (np.uint64(64) - shift))
-    return word
 
 
 def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64:
@@ -79,7 +59,7 @@ def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64
     top = min(int(sorted_words[-1]) if n else 0, HEAD_WORDS)
     bounds = [*np.searchsorted(sorted_words, np.arange(1, top + 2), side="left").tolist(), n]
     starts, lengths = starts[order], lengths[order]
-    # _word_at, with the word index and shifts worked out once for every step.
+    # word_at, with the word index and shifts worked out once for every step.
     q0 = starts >> 3
     shift = ((starts & 7) * 8).astype(np.uint64)
     back = np.uint64(64) - shift
@@ -91,7 +71,7 @@ def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64
             w = (words[q] >> shift[lo:]) | (words[q + 1] << back[lo:])
             ending = bounds[k + 1] - lo  # values whose last word this is come first in the slice
             if ending:
-                w[:ending] &= _TAIL[lengths[lo : lo + ending] - 8 * k]
+                w[:ending] &= tail_mask(lengths[lo : lo + ending] - 8 * k)
             active = h[lo:]
             np.bitwise_xor(active, w, out=active)
             np.multiply(active, _P, out=active)
@@ -113,9 +93,9 @@ def _tail_hash(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64:
     first = np.concatenate([np.zeros(1, np.int64), np.cumsum(rest)[:-1]])
     j = np.arange(total, dtype=np.int64) - np.repeat(first, rest)  # word index within the tail
     pos = np.repeat(starts, rest) + 8 * (HEAD_WORDS + j)
-    w = _word_at(words, pos)
+    w = word_at(words, pos)
     last = first + rest - 1
-    w[last] &= _TAIL[lengths - 8 * (HEAD_WORDS + rest - 1)]
+    w[last] &= tail_mask(lengths - 8 * (HEAD_WORDS + rest - 1))
     with np.errstate(over="ignore"):
         w = (w ^ (w >> np.uint64(29))) * _Q
         powers = np.multiply.accumulate(np.full(int(rest.max()), _Q, dtype=np.uint64))
@@ -137,7 +117,7 @@ def hash_strings(values: Any) -> U64:
     safe = int(np.searchsorted(offsets[1:], len(data) - len(data) % 8 - 16, side="right"))
     out = np.empty(n, dtype=np.uint64)
     if safe:
-        out[:safe] = _hash_words(_aligned_words(data), offsets[:safe], offsets[1 : safe + 1] - offsets[:safe])
+        out[:safe] = _hash_words(aligned_words(data), offsets[:safe], offsets[1 : safe + 1] - offsets[:safe])
     if safe < n:
         tail = offsets[safe:]
         padded = np.zeros((int(tail[-1] - tail[0]) + 16 + 7) // 8 * 8, np.uint8)
@@ -344,7 +324,12 @@ class FrequentValues:
         repeated = counts[counts > 1]
         if len(repeated) <= self.width:
             return 1  # the common high-cardinality case; np.partition is slow on runs of equal counts
-        return int(np.partition(repeated, len(repeated) - self.width - 1)[len(repeated) - self.width - 1])
+        top = int(repeated.max())
+        if top > 4 * len(repeated) + 4096:  # a few huge counts: a histogram would be mostly empty
+            return int(np.partition(repeated, len(repeated) - self.width - 1)[len(repeated) - self.width - 1])
+        # Counts are small integers: a histogram of them finds the cut in two linear passes.
+        at_least = np.cumsum(np.bincount(repeated, minlength=top + 1)[::-1])[::-1]  # values with count >= c
+        return int(np.flatnonzero(at_least > self.width)[-1])
 
     def _reduce(self, values: Any, counts: I64) -> tuple[Any, I64]:
         """Misra-Gries step on one batch: keep the `width` largest counts, less the next one."""

@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from csvprof.profiler.words import aligned_words, tail_mask, word_at
+
 TYPE_NAMES: Final = ("integer", "decimal", "boolean", "date", "datetime", "string")
 
 NULL_MARKERS: Final = ("NULL", "null", "NA", "N/A", "None", "NaN", "nan", "\\N")
@@ -226,6 +228,19 @@ class ByteView:
         if not checked:
             out[self.lengths <= k] = 0
         return out
+
+    def prefix_keys(self) -> tuple[npt.NDArray[np.uint64], int]:
+        """(first 8 bytes of each value as a big-endian integer, zero-padded; how many have one).
+
+        Keys order like the text: a key greater than another's means the text is greater.
+        Values ending in the buffer's last 16 bytes get no key (a suffix, as offsets never
+        decrease); callers treat those as always interesting.
+        """
+        words = aligned_words(self.data)
+        keyed = int(np.searchsorted(self.starts, len(words) * 8 - 16, side="left"))
+        starts, lengths = self.starts[:keyed].astype(np.int64), self.lengths[:keyed]
+        raw = word_at(words, starts) & tail_mask(np.minimum(lengths, 8))
+        return raw.byteswap(), keyed
 
     def char_lengths(self, values: Any) -> npt.NDArray[np.int32]:
         """Length in characters: the byte lengths when the text is ASCII (one max over the bytes)."""
