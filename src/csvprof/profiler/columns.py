@@ -30,6 +30,7 @@ _ASCII_SPACE: Final = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True
 _NULL_FIRST: Final = np.zeros(256, dtype=bool)
 _NULL_FIRST[list({ord(m[0]) for m in NULL_MARKERS})] = True
+_NULL_MAX_BYTES: Final = max(len(m.encode()) for m in NULL_MARKERS)
 _BLANK_FIRST: Final = _ASCII_SPACE.copy()
 _BLANK_FIRST[0x80:] = True  # Unicode spaces (NBSP, ideographic space) start with a non-ASCII byte
 
@@ -169,11 +170,11 @@ class ColumnAccumulator:
         """Counts nulls and empties; returns the present (values, counts, hashes), or None."""
         if len(values) == 0:
             return None
-        # Null markers start with N, n or \\, and blank cells with whitespace: a first-byte
-        # gather picks the few candidates, so the string kernels run on those alone.
+        # Null markers start with N, n or \\ and are at most 4 bytes, and blank cells start with
+        # whitespace: a first-byte gather picks the few candidates, so the string kernels run on those alone.
         view = ByteView(values)
         first = view.at(0)
-        is_null = _NULL_FIRST[first]
+        is_null = _NULL_FIRST[first] & (view.lengths <= _NULL_MAX_BYTES)
         if is_null.any():
             is_null[is_null] = pc.is_in(values.filter(pa.array(is_null)), value_set=_NULL_SET).to_numpy(
                 zero_copy_only=False

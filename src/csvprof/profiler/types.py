@@ -44,8 +44,11 @@ _ANY_TYPED_RE: Final = "|".join(f"(?:{p})" for p in (INTEGER_RE, DECIMAL_RE, DAT
     "|^(?:" + "|".join(BOOLEAN_WORDS) + ")$"
 )
 _NULL_SET: Final = pa.array(NULL_MARKERS, type=pa.string())
-_TYPED_FIRST: Final = np.zeros(256, dtype=bool)
-_TYPED_FIRST[[ord(c) for c in "0123456789+-." + "".join({w[0] for w in BOOLEAN_WORDS})]] = True
+_NUMBER_FIRST: Final = np.zeros(256, dtype=bool)  # numbers, dates and timestamps start so
+_NUMBER_FIRST[[ord(c) for c in "0123456789+-."]] = True
+_BOOLEAN_FIRST: Final = np.zeros(256, dtype=bool)
+_BOOLEAN_FIRST[[ord(w[0]) for w in BOOLEAN_WORDS]] = True
+_BOOLEAN_MAX_BYTES: Final = max(len(w) for w in BOOLEAN_WORDS)
 _BOOL_SET: Final = pa.array(BOOLEAN_WORDS, type=pa.string())
 
 
@@ -261,16 +264,6 @@ class ByteView:
         return out
 
 
-def first_bytes(values: Any, k: int) -> npt.NDArray[np.uint8]:
-    """Byte k of each value (0 where a value is shorter)."""
-    return ByteView(values).at(k)
-
-
-def last_bytes(values: Any) -> npt.NDArray[np.uint8]:
-    """Last byte of each value (0 for empty values)."""
-    return ByteView(values).last()
-
-
 def classify(values: Any, hint: str | None = None) -> Classified:
     """Type every value of a string array (distinct, present values: the caller weights by counts).
 
@@ -300,10 +293,12 @@ def classify(values: Any, hint: str | None = None) -> Classified:
         if len(rest) == 0:
             break
         if step == union_step:  # the hint missed some: drop what no type can match
-            # Every typed value starts with a digit, sign, dot or a boolean's initial: a byte
-            # gather rules out most text before the one regex pass that rules out the rest.
-            # (Checking more bytes than the first cost more than the regex time it saved.)
-            candidates = _TYPED_FIRST[first_bytes(rest, 0)]
+            # Every typed value starts with a digit, sign or dot, or is a short word starting
+            # like a boolean: one byte gather rules out most text before the one regex pass
+            # over the rest. (Checking more bytes cost more than the regex time it saved.)
+            view = ByteView(rest)
+            first = view.at(0)
+            candidates = _NUMBER_FIRST[first] | (_BOOLEAN_FIRST[first] & (view.lengths <= _BOOLEAN_MAX_BYTES))
             if not candidates.any():
                 break
             if not candidates.all():
