@@ -43,7 +43,6 @@ _DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
 _ANY_TYPED_RE: Final = "|".join(f"(?:{p})" for p in (INTEGER_RE, DECIMAL_RE, DATE_RE, DATETIME_RE)) + (
     "|^(?:" + "|".join(BOOLEAN_WORDS) + ")$"
 )
-_NULL_SET: Final = pa.array(NULL_MARKERS, type=pa.string())
 _NUMBER_FIRST: Final = np.zeros(256, dtype=bool)  # numbers, dates and timestamps start so
 _NUMBER_FIRST[[ord(c) for c in "0123456789+-."]] = True
 _BOOLEAN_FIRST: Final = np.zeros(256, dtype=bool)
