@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
-from csvprof.profiler.sketches import U64, FrequentValues
+from csvprof.profiler.sketches import FrequentValues
 from csvprof.profiler.types import NULL_MARKERS, TYPE_NAMES, ByteView, classify
+from csvprof.profiler.words import I64, U64
 
 TOP_K: Final = 10
 KLL_K: Final = 200
@@ -35,7 +36,6 @@ _BLANK_FIRST: Final = _ASCII_SPACE.copy()
 _BLANK_FIRST[0x80:] = True  # Unicode spaces (NBSP, ideographic space) start with a non-ASCII byte
 
 F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 
 def _prefix_key(text: str) -> np.uint64:

@@ -16,8 +16,9 @@ import pyarrow.compute as pc
 
 from csvprof.errors import FieldTooLarge
 from csvprof.profiler.columns import ColumnAccumulator
-from csvprof.profiler.sketches import I64, U64, FrequentValues, HashDistinct, group_hashes, hash_strings
+from csvprof.profiler.sketches import FrequentValues, HashDistinct, group_hashes, hash_strings
 from csvprof.profiler.types import ByteView
+from csvprof.profiler.words import I64, U64
 
 # Column state (exact value counts) of all live partials shares this much memory: at most 1 MiB and
 # at least 64 KiB a column per partial.

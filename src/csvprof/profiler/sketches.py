@@ -20,10 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csvprof.profiler.words import aligned_words, tail_mask, word_at
-
-U64 = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
+from csvprof.profiler.words import I64, U64, aligned_words, tail_mask, word_at
 
 _P: Final = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
 _SEED: Final = np.uint64(0xCBF29CE484222325)  # FNV-1a's offset basis

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csvprof.profiler.words import aligned_words, tail_mask, word_at
+from csvprof.profiler.words import I64, aligned_words, tail_mask, word_at
 
 TYPE_NAMES: Final = ("integer", "decimal", "boolean", "date", "datetime", "string")
 
@@ -52,7 +52,6 @@ _BOOL_SET: Final = pa.array(BOOLEAN_WORDS, type=pa.string())
 
 
 STRING_CODE: Final = TYPE_NAMES.index("string")
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
@@ -91,9 +90,17 @@ def _valid_calendar_day(ymd: Any) -> npt.NDArray[np.bool_]:
     Every value starts with YYYY-MM-DD (callers pass regex matches only), so the fields
     are read from fixed byte offsets with numpy: no slicing, no casts.
     """
-    year, month, day = _digits(ymd, 0, 4), _digits(ymd, 5, 2), _digits(ymd, 8, 2)
+    return _real_day(_digits(ymd, 0, 4), _digits(ymd, 5, 2), _digits(ymd, 8, 2))
+
+
+def _real_day(
+    year: npt.NDArray[np.integer], month: npt.NDArray[np.integer], day: npt.NDArray[np.integer]
+) -> npt.NDArray[np.bool_]:
+    """Month 1-12 and a day that month has (Feb 29 in leap years only)."""
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    ok: npt.NDArray[np.bool_] = day <= _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    month_ok = (month >= 1) & (month <= 12)
+    last = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap)
+    ok: npt.NDArray[np.bool_] = month_ok & (day >= 1) & (day <= last)
     return ok
 
 
@@ -128,12 +135,8 @@ def _matches_shape(m: npt.NDArray[np.uint8], shape: str) -> npt.NDArray[np.bool_
             ok &= (m[:, i] == ord("T")) | (m[:, i] == ord(" "))
         elif c != "D":
             ok &= m[:, i] == ord(c)
-    year = _two_digits(m, 0).astype(np.int32) * 100 + _two_digits(m, 2)
-    month, day = _two_digits(m, 5), _two_digits(m, 8)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    month_ok = (month >= 1) & (month <= 12)
-    ok &= (
-        month_ok & (day >= 1) & (day <= _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap))
+    ok &= _real_day(
+        _two_digits(m, 0).astype(np.int32) * 100 + _two_digits(m, 2), _two_digits(m, 5), _two_digits(m, 8)
     )
     if len(shape) > 10:
         ok &= (_two_digits(m, 11) <= 23) & (_two_digits(m, 14) <= 59)
