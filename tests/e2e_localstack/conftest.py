@@ -35,7 +35,7 @@ from csvprof.deploy.target import DeployedStack
 from csvprof.handlers import api, worker
 from csvprof.local.emf import EmfForwarder
 from csvprof.local.runtime import LocalRuntime
-from csvprof.local.stack import isolated_session
+from csvprof.local.stack import isolated_session, send_message_policy
 from tests.e2e_localstack.alarms import RECORD, record
 from tests.support.http import HttpApi, wait_for
 
@@ -157,13 +157,20 @@ def _teardown(target: DeployedStack, deployer: Deployer, created: list[Stack]) -
         raise RuntimeError("LocalStack clean-up failed: " + "; ".join(errors))
 
 
+def _test_queue(deployed: DeployedStack, suffix: str) -> tuple[str, str]:
+    """(URL, ARN) of a new queue named after the deployment."""
+    sqs = deployed.sqs()
+    url = sqs.create_queue(QueueName=f"{deployed.name}-{suffix}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
 @pytest.fixture(scope="session")
 def events_queue(deployed: DeployedStack) -> Iterator[str]:
     """A queue behind a rule on the deployed bus, so tests can read what the worker published."""
     sqs, events = deployed.sqs(), deployed.events()
     bus = deployed.output(Stack.MESSAGING, MessagingOutput.EVENT_BUS_NAME)
-    url = sqs.create_queue(QueueName=f"{deployed.name}-test-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, arn = _test_queue(deployed, "test-events")
     rule = f"{deployed.name}-test-all"
     events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["csvprof"]}))
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "test", "Arn": arn}])
@@ -180,21 +187,10 @@ def alarm_notifications(deployed: DeployedStack) -> Iterator[str]:
     """An SQS queue subscribed to the alarm topic: alarm actions land here."""
     sqs, sns = deployed.sqs(), deployed.sns()
     topic = deployed.output(Stack.OBSERVABILITY, ObservabilityOutput.ALARM_TOPIC_ARN)
-    url = sqs.create_queue(QueueName=f"{deployed.name}-test-alarms")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    url, arn = _test_queue(deployed, "test-alarms")
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": send_message_policy("sns.amazonaws.com", arn, topic)}
+    )
     subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
     try:
         yield url

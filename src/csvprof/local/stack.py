@@ -43,6 +43,19 @@ FAKE_CREDENTIALS = {
 LOCAL_VISIBILITY_TIMEOUT_S = 30
 
 
+def send_message_policy(service: str, queue_arn: str, source_arn: str | None = None) -> str:
+    """SQS queue policy (JSON) letting an AWS service deliver to the queue, from `source_arn` if given."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+    }
+    if source_arn is not None:
+        statement["Condition"] = {"ArnEquals": {"aws:SourceArn": source_arn}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def isolated_session(region: str) -> boto3.Session:
     """A boto3 session with fake credentials that reads no AWS config or credentials file.
 
@@ -169,19 +182,9 @@ class EmbeddedStack(Service):
 
         # EventBridge -> "events" queue, so tests and the CLI can read what the worker emitted.
         events_arn = self.queue_arn(names["events"])
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": events_arn,
-                }
-            ],
-        }
         self._queue_urls["events"] = sqs.create_queue(
-            QueueName=names["events"], Attributes={"Policy": json.dumps(policy)}
+            QueueName=names["events"],
+            Attributes={"Policy": send_message_policy("events.amazonaws.com", events_arn)},
         )["QueueUrl"]
         events.create_event_bus(Name=names["bus"])
         events.put_rule(
