@@ -47,6 +47,23 @@ def test_group_hashes_keeps_first_rows_in_order() -> None:
     assert group_hashes(np.array([1, 2, 3], dtype=np.uint64)).first is None
 
 
+def test_group_hashes_counts_like_unique_on_large_mostly_distinct_input() -> None:
+    # Enough rows share a first-level slot to take the second-table path.
+    rng = np.random.default_rng(7)
+    h = np.concatenate(
+        [rng.integers(0, 2**63, 40_000, dtype=np.uint64), rng.integers(0, 500, 4_000).astype(np.uint64)]
+    )
+    rng.shuffle(h)
+    groups = group_hashes(h)
+    assert groups.first is not None
+    values, first, counts = np.unique(h, return_index=True, return_counts=True)
+    by_first = np.argsort(first)
+    assert groups.first.tolist() == first[by_first].tolist()
+    assert groups.counts.tolist() == counts[by_first].tolist()
+    assert (h[groups.repeats] == h[groups.firsts_of_repeats]).all()
+    assert len(groups.repeats) == len(h) - len(values)
+
+
 def test_a_hash_collision_never_merges_two_values() -> None:
     rows = pa.array(["a", "b", "a", "c"])
     colliding = np.zeros(4, dtype=np.uint64)  # as if every value hashed alike

@@ -135,8 +135,9 @@ class HashGroups:
 
 
 def group_hashes(h: U64) -> HashGroups:
-    """Group rows by hash. Only rows that share a slot of a 2n-slot table are sorted (about
-    a fifth of them), so this costs less than building a dictionary of the values."""
+    """Group rows by hash. Only rows that share a slot of a 2n-slot table, and then a slot of
+    a second table, are sorted (about the repeated values alone), so this costs less than
+    building a dictionary of the values."""
     n = len(h)
     none = np.zeros(0, np.int64)
     ones = np.ones(n, np.int64)
@@ -145,6 +146,12 @@ def group_hashes(h: U64) -> HashGroups:
     bits = max(10, (2 * n - 1).bit_length())
     slot = (h >> np.uint64(64 - bits)).astype(np.intp)
     shared = np.flatnonzero(np.bincount(slot, minlength=1 << bits)[slot] > 1)
+    if len(shared) > 1024:
+        # A second table on the low bits, over those rows alone, drops most chance collisions
+        # (equal hashes share both slots), so the sort below sees mostly real repeats.
+        low = (1 << max(10, (4 * len(shared) - 1).bit_length())) - 1
+        slot2 = (h[shared] & np.uint64(low)).astype(np.intp)
+        shared = shared[np.bincount(slot2, minlength=low + 1)[slot2] > 1]
     if len(shared) == 0:
         return HashGroups(None, ones, none, none)
     candidates = h[shared]
@@ -364,7 +371,9 @@ class FrequentValues:
     def _prune(self) -> None:
         """Misra-Gries step: subtract the first count that does not fit, drop what hits zero."""
         n = len(self.values)
-        if n <= self.width and self.values.nbytes <= self.max_bytes:
+        # Up to twice `width` counters may wait for the next prune (more counters only make
+        # the counts tighter), so a column pays for the sort every few batches, not every one.
+        if n <= 2 * self.width and self.values.nbytes <= self.max_bytes:
             return
         counts = self.counts
         order = np.argsort(-counts, kind="stable")
