@@ -64,6 +64,20 @@ def test_group_hashes_counts_like_unique_on_large_mostly_distinct_input() -> Non
     assert len(groups.repeats) == len(h) - len(values)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.lists(st.text(string.printable + "\x00", min_size=300, max_size=300), min_size=1, max_size=40),
+)
+def test_equal_width_values_hash_as_they_do_among_other_widths(width: int, texts: list[str]) -> None:
+    # Equal widths take the byte-matrix path; one longer value sends the same ones through
+    # the general path. A value's hash must not depend on its neighbours.
+    cells = [t.encode()[:width] for t in texts]
+    fixed = hash_strings(pa.array(cells, pa.binary()))
+    mixed = hash_strings(pa.array([*cells, b"x" * (width + 9)], pa.binary()))
+    assert fixed.tolist() == mixed[:-1].tolist()
+
+
 def test_a_hash_collision_never_merges_two_values() -> None:
     rows = pa.array(["a", "b", "a", "c"])
     colliding = np.zeros(4, dtype=np.uint64)  # as if every value hashed alike

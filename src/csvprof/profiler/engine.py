@@ -367,7 +367,9 @@ class ArrowProfileEngine:
                     else:
                         if partials is None:
                             partials = self._partials(len(parser.names), limits, cuts)
-                        in_flight.append(pool.submit(partials.parse_and_fold, parser, chunk))
+                        # In a list the worker empties: the raw bytes are freed once parsed, not
+                        # kept by the pool's work item until the fold ends.
+                        in_flight.append(pool.submit(partials.parse_and_fold, parser, [chunk]))
                     # Bounded read-ahead: at most `threads` + 1 chunks in memory.
                     while len(in_flight) > self.threads:
                         in_flight.popleft().result()
@@ -442,8 +444,9 @@ class _Partials:
         finally:
             self._free.put(part)
 
-    def parse_and_fold(self, parser: _Parser, chunk: memoryview) -> None:
-        table, ragged = parser.parse(chunk)
+    def parse_and_fold(self, parser: _Parser, chunk: list[memoryview]) -> None:
+        """Parse the one chunk in `chunk` (taking it out of the list), then fold it in."""
+        table, ragged = parser.parse(chunk.pop())
         columns = table.columns
         del table  # the columns are the only references left: each is freed once folded
         self.fold(columns, ragged, parser)
