@@ -411,12 +411,15 @@ class FrequentValues:
         if n <= 2 * self.width and self.values.nbytes <= self.max_bytes:
             return
         counts = self.counts
-        order = np.argsort(-counts, kind="stable")
-        sizes = pc.binary_length(self.values).to_numpy()[order].cumsum()
-        keep = min(self.width, max(1, int(np.searchsorted(sizes, self.max_bytes, side="right"))))
-        if keep >= n:
-            return
-        cut = int(counts[order[keep]])
+        if self.values.nbytes <= self.max_bytes:  # the usual case: keep `width`, no sort needed
+            cut = int(np.partition(counts, n - self.width - 1)[n - self.width - 1])
+        else:
+            order = np.argsort(-counts, kind="stable")
+            sizes = pc.binary_length(self.values).to_numpy()[order].cumsum()
+            keep = min(self.width, max(1, int(np.searchsorted(sizes, self.max_bytes, side="right"))))
+            if keep >= n:
+                return
+            cut = int(counts[order[keep]])
         survivors = counts > cut
         self.values = self.values.filter(pa.array(survivors))
         self.counts = counts[survivors] - cut
