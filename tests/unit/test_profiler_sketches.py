@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from csvprof.profiler.columns import ColumnAccumulator, MinMax
 from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings
-from csvprof.profiler.types import ByteView
+from csvprof.profiler.types import TYPE_NAMES, ByteView, classify
 
 
 def test_hash_is_deterministic_and_slice_independent() -> None:
@@ -80,3 +80,23 @@ def test_text_min_max_by_prefix_keys_matches_byte_order(batches: list[list[str]]
     everything = [v.encode() for batch in batches for v in batch]
     assert text.lo.encode() == min(everything)
     assert text.hi.encode() == max(everything)
+
+
+_TYPED_SAMPLES = [
+    "42", "-7", "007", "3.25", "1e5", "-.5", "true", "No", "2024-02-29", "2023-02-29",
+    "2024-01-31T23:59:59Z", "2024-01-31 08:00", "2024-01-31T08:00:00.123+05:30", "9f1cf71d-5647",
+    "12345678-aaaa", "n/a", "hello", "1.2.3", "+5", "99999999999999999999",
+]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_TYPED_SAMPLES), min_size=1, max_size=3_000))
+def test_classification_does_not_depend_on_the_hint(cells: list[str]) -> None:
+    # The hint (tried first, or guessed from a sample of a long first chunk) only orders
+    # the checks: every value gets the same type whatever it is.
+    values = pa.array(cells)
+    expected = classify(values).codes.tolist()
+    for hint in TYPE_NAMES:
+        assert classify(values, hint=hint).codes.tolist() == expected
+    alone = {c: int(classify(pa.array([c])).codes[0]) for c in set(cells)}
+    assert expected == [alone[c] for c in cells]

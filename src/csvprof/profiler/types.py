@@ -57,6 +57,7 @@ _BOOL_SET: Final = pa.array(BOOLEAN_WORDS, type=pa.string())
 
 
 STRING_CODE: Final = TYPE_NAMES.index("string")
+HINT_SAMPLE: Final = 256
 
 
 @dataclass(slots=True)
@@ -276,12 +277,16 @@ def classify(values: Any, hint: str | None = None) -> Classified:
 
     `hint` (the column's dominant type so far) is tried first: on a clean column
     one pass claims every value and the rest of the cascade is skipped. An
-    integer hint tries a whole-array cast before any regex.
+    integer hint tries a whole-array cast before any regex. Without a hint (a column's
+    first chunk), the first HINT_SAMPLE values are typed first and their dominant type
+    is the hint: the whole cascade over every value cost up to 10 ms on a timestamp column.
     """
     n = len(values)
     out = Classified(codes=np.full(n, STRING_CODE, np.int8))
     if n == 0:
         return out
+    if hint is None and n > 4 * HINT_SAMPLE:
+        hint = TYPE_NAMES[int(np.bincount(classify(values.slice(0, HINT_SAMPLE)).codes).argmax())]
     if hint == "integer":
         cast = _integers_by_cast(values)
         if cast is not None:
@@ -337,7 +342,8 @@ def classify(values: Any, hint: str | None = None) -> Classified:
 def _store(out: Classified, name: str, matched: Any, pos: I64) -> None:
     """Record `matched` (at positions `pos`) under `name`; non-finite decimals stay strings."""
     if name == "integer":
-        out.int_pos, out.ints = pos, pc.cast(matched, pa.int64()).to_numpy()
+        # INTEGER_RE allows a plus sign; Arrow's cast does not.
+        out.int_pos, out.ints = pos, pc.cast(pc.utf8_ltrim(matched, characters="+"), pa.int64()).to_numpy()
     elif name == "decimal":
         floats = pc.cast(matched, pa.float64()).to_numpy()
         finite = np.isfinite(floats)  # 1e999 overflows to inf: keep it as text
