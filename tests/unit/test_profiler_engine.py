@@ -294,3 +294,25 @@ def test_many_blocks_match_a_single_pass() -> None:
     assert col["stddev"] == pytest.approx(statistics.stdev(nums))
     assert (col["min"], col["max"]) == (min(nums), max(nums))
     assert col["quantiles"]["p50"] == pytest.approx(statistics.median(nums), abs=0.02 * 1000)
+
+
+def test_first_chunk_split_after_its_head_rows_matches_small_blocks() -> None:
+    # The first chunk's first 64 KiB of whole rows are parsed apart (for the column names);
+    # a quoted field full of newlines spans that cut, and every row must still count once.
+    body = MIXED.split("\n", 1)[1]
+    spanning = '6,"' + "line\n" * 4_000 + '",1.5,2024-01-01,no,12345,z\n'
+    data = ("id,name,score,when,flag,zip,note\n" + body * 300 + spanning + body * 300).encode()
+    assert data.index(b"line\n") < 64 * 1024 < data.rindex(b"line\n")
+    split = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=budget())
+    small = ArrowProfileEngine(block_size=32 * 1024).profile(
+        io.BytesIO(data), size=len(data), budget=budget()
+    )
+    rows = list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
+    assert split["dataset"]["rows"] == small["dataset"]["rows"] == len(rows)
+    rounded = {"mean", "stddev", "sum"}  # float sums in another order
+    sketched = {"quantiles", "histogram"}  # KLL's compactions depend on the order of updates
+    for a, b in zip(split["columns"], small["columns"], strict=True):
+        assert {k: v for k, v in a.items() if k not in rounded | sketched} == {
+            k: v for k, v in b.items() if k not in rounded | sketched
+        }
+        assert [a[k] for k in sorted(rounded)] == pytest.approx([b[k] for k in sorted(rounded)])
