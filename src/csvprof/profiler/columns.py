@@ -166,13 +166,15 @@ class ColumnAccumulator:
             hashes = None
         present = self._drop_absent(values, counts, hashes)
         if present is not None:
-            self.frequent.update(*present)
-            self._update_present(present[0], present[1])
+            values, counts, hashes, view = present
+            self.frequent.update(values, counts, hashes)
+            self._update_present(values, counts, view)
 
     def _drop_absent(
         self, values: Any, counts: I64, hashes: U64 | None
-    ) -> tuple[Any, I64, U64 | None] | None:
-        """Counts nulls and empties; returns the present (values, counts, hashes), or None."""
+    ) -> tuple[Any, I64, U64 | None, ByteView | None] | None:
+        """Counts nulls and empties; returns the present (values, counts, hashes, their ByteView
+        when nothing was dropped), or None."""
         if len(values) == 0:
             return None
         # Null markers start with N, n or \\ and are at most 4 bytes, and blank cells start with
@@ -197,16 +199,15 @@ class ColumnAccumulator:
             keep = ~absent
             values, counts = values.filter(pa.array(keep)), counts[keep]
             hashes = hashes[keep] if hashes is not None else None
-            if len(values) == 0:
-                return None
-        return values, counts, hashes
+            return (values, counts, hashes, None) if len(values) else None
+        return values, counts, hashes, view
 
-    def _update_present(self, values: Any, counts: I64) -> None:
+    def _update_present(self, values: Any, counts: I64, view: ByteView | None = None) -> None:
         kinds = classify(values, hint=self._leading_type())
         by_type = np.bincount(kinds.codes, weights=counts, minlength=len(TYPE_NAMES))
         for name, n in zip(TYPE_NAMES, by_type.tolist(), strict=True):
             self.type_counts[name] += round(n)
-        view = ByteView(values)
+        view = view or ByteView(values)
         lengths = view.char_lengths(values)
         self.lengths.update_np(lengths)
         self.length_sum += int((lengths.astype(np.int64) * counts).sum())

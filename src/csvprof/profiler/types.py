@@ -219,7 +219,7 @@ def _integers_by_cast(values: Any) -> tuple[npt.NDArray[np.bool_], I64] | None:
 class ByteView:
     """Bytes at fixed positions of every value of a pa.StringArray, gathered from Arrow's buffers."""
 
-    __slots__ = ("data", "lengths", "starts")
+    __slots__ = ("_first", "data", "lengths", "starts")
 
     def __init__(self, values: Any) -> None:
         n = len(values)
@@ -230,14 +230,23 @@ class ByteView:
         raw = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
         # Gathers past a value's end are clipped into the buffer, then masked; never copy the data.
         self.data = raw if len(raw) else np.zeros(1, np.uint8)
+        self._first: npt.NDArray[np.uint8] | None = None
 
     def at(self, k: int, checked: bool = False) -> npt.NDArray[np.uint8]:
-        """Byte k of each value; 0 where a value is shorter unless `checked` says none is."""
+        """Byte k of each value; 0 where a value is shorter unless `checked` says none is.
+
+        The first bytes are kept (read-only): the null, blank, padding and type checks all use them.
+        """
+        if k == 0 and self._first is not None:
+            return self._first
         if len(self.starts) == 0:
             return np.zeros(0, np.uint8)
         out = self.data.take(self.starts + k, mode="clip")
         if not checked:
             out[self.lengths <= k] = 0
+        if k == 0 and not checked:  # a checked gather may skip the zeroing: not kept
+            out.flags.writeable = False
+            self._first = out
         return out
 
     def prefix_keys(self) -> tuple[npt.NDArray[np.uint64], int]:
