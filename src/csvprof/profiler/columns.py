@@ -61,19 +61,19 @@ class MinMax:
             mm = pc.min_max(values)
             self.merge(MinMax(mm["min"].as_py(), mm["max"].as_py()))
 
-    def update_text(self, values: Any, view: ByteView, first: npt.NDArray[np.uint8] | None = None) -> None:
+    def update_text(self, values: Any, view: ByteView) -> None:
         """Lexicographic min/max, comparing only values whose first bytes could beat them.
 
-        After the first chunks almost no value can. The first byte (`first`, gathered by the
-        caller anyway) rules out most values of a text column; where it tells little (dates
-        all start with "2"), 8-byte prefix keys do. Either is cheaper than comparing every string.
+        After the first chunks almost no value can. The first byte (which the null and padding
+        checks gather anyway) rules out most values of a text column; where it tells little
+        (dates all start with "2"), 8-byte prefix keys do. Either is cheaper than comparing
+        every string.
         """
         if self.lo is None or len(values) < 64:
             self.update(values)
             return
-        if first is None:
-            first = view.at(0)
         lo, hi = _prefix_key(self.lo), _prefix_key(self.hi)
+        first = view.at(0)
         maybe = (first <= np.uint8(lo >> np.uint64(56))) | (first >= np.uint8(hi >> np.uint64(56)))
         if np.count_nonzero(maybe) > len(values) >> 2:
             keys, keyed = view.prefix_keys()
@@ -211,8 +211,8 @@ class ColumnAccumulator:
         lengths = view.char_lengths(values)
         self.lengths.update_np(lengths)
         self.length_sum += int((lengths.astype(np.int64) * counts).sum())
+        self.text.update_text(values, view)
         first = view.at(0)
-        self.text.update_text(values, view, first)
         padded = _ASCII_SPACE[first] | _ASCII_SPACE[view.last()]
         self.whitespace_padded += int(counts[padded].sum())
         zero_led = (first == ord("0")) & (lengths > 1)

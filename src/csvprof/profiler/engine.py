@@ -65,6 +65,8 @@ SCHEMA_VERSION: Final = "1"
 #  10 MiB: 163-180 MB/s, peak RSS 226-233 MB  (no faster than 8, and closer to the 256 MB goal)
 DEFAULT_BLOCK_SIZE: Final = 8 * MiB
 RSS_SAMPLE_BYTES: Final = 16 * MiB
+# The first chunk's rows in its first HEAD_BYTES give the column names (see _head_end).
+HEAD_BYTES: Final = 64 * 1024
 _TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
 _PLAIN: Final = pa.binary()
 # A column whose chunk is more than this share distinct values is read plain (no dictionary);
@@ -190,9 +192,6 @@ class _Run:
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
         if rss > limits.memory_budget_mb:
             raise MemoryLimitExceeded(f"resident memory {rss:.0f} MB exceeds {limits.memory_budget_mb} MB")
-
-
-HEAD_BYTES: Final = 64 * 1024
 
 
 def _head_end(chunk: memoryview, terminator: bytes, quote: bytes) -> int:
@@ -391,7 +390,9 @@ class ArrowProfileEngine:
                             table = table.slice(1)
                         partials = self._partials(len(parser.names), limits, cuts)
                         # A few hundred rows say little about how distinct a column is: no observe.
-                        in_flight.append(pool.submit(partials.fold, table.columns, ragged, parser, False))
+                        in_flight.append(
+                            pool.submit(partials.fold, table.columns, ragged, parser, observe=False)
+                        )
                         del table  # its columns are freed as they are folded
                         if rows_end < len(chunk):
                             in_flight.append(pool.submit(partials.parse_and_fold, parser, [chunk[rows_end:]]))
