@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csvprof.profiler.columns import ColumnAccumulator, MinMax
-from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings
+from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings, merge_counts
 from csvprof.profiler.types import TYPE_NAMES, ByteView, classify
 
 
@@ -100,3 +100,22 @@ def test_classification_does_not_depend_on_the_hint(cells: list[str]) -> None:
         assert classify(values, hint=hint).codes.tolist() == expected
     alone = {c: int(classify(pa.array([c])).codes[0]) for c in set(cells)}
     assert expected == [alone[c] for c in cells]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text("abc", max_size=4), st.integers(1, 9), max_size=30),
+    st.dictionaries(st.text("abc", max_size=4), st.integers(1, 9), max_size=30),
+)
+def test_merge_counts_adds_tables_of_either_size(kept: dict[str, int], batch: dict[str, int]) -> None:
+    values, counts = merge_counts(
+        pa.array(list(kept), pa.string()),
+        np.array(list(kept.values()), np.int64),
+        pa.array(list(batch), pa.string()),
+        np.array(list(batch.values()), np.int64),
+    )
+    assert Counter(dict(zip(values.to_pylist(), counts.tolist(), strict=True))) == Counter(kept) + Counter(
+        batch
+    )
+    # The kept table's values keep their places; new ones follow in batch order.
+    assert values.to_pylist() == [*kept, *(v for v in batch if v not in kept)]

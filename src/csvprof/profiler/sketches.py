@@ -255,15 +255,25 @@ def merge_counts(values: Any, counts: I64, more: Any, more_counts: I64) -> tuple
 
     One hash lookup (`index_in`) instead of a group-by: Acero's group_by costs about a
     millisecond a call, which dominated when merging small tables once per batch.
+    Rows come out in the same order whichever table is hashed.
     """
     if len(values) == 0:
         return more, more_counts
     if len(more) == 0:
         return values, counts
-    idx = pc.fill_null(pc.index_in(more, value_set=values), -1).to_numpy()
-    hit = idx >= 0
     counts = counts.copy()
-    counts[idx[hit]] += more_counts[hit]  # `more` is distinct, so no index repeats
+    if len(more) < len(values):
+        # index_in hashes its value set: build it from the smaller table (a batch cut down by
+        # Misra-Gries against the kept table, usually) and look the larger one up in it.
+        at = pc.fill_null(pc.index_in(values, value_set=more), -1).to_numpy()
+        kept = at >= 0
+        counts[kept] += more_counts[at[kept]]  # both tables are distinct: one match each at most
+        hit = np.zeros(len(more), dtype=bool)
+        hit[at[kept]] = True
+    else:
+        idx = pc.fill_null(pc.index_in(more, value_set=values), -1).to_numpy()
+        hit = idx >= 0
+        counts[idx[hit]] += more_counts[hit]  # `more` is distinct, so no index repeats
     if hit.all():
         return values, counts
     fresh = ~hit
