@@ -73,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("file", type=Path, help="the CSV file")
     profile.add_argument("--out", type=Path, default=Path("profile.json"), help="where to write the profile")
     profile.add_argument(
-        "--workers", type=int, default=None, help="threads per block (default: usable cores)"
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (threads where fork is unsafe); default: usable cores",
     )
     profile.set_defaults(func=_cmd_profile)
 
@@ -115,7 +118,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if source is None:
         return EXIT_USAGE
     size = source.stat().st_size
-    engine = ArrowProfileEngine() if args.workers is None else ArrowProfileEngine(threads=args.workers)
+    engine = ArrowProfileEngine() if args.workers is None else ArrowProfileEngine(workers=args.workers)
     started = time.monotonic()
     progress = Progress(sys.stderr)
 

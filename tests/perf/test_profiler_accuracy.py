@@ -27,7 +27,7 @@ pytestmark = pytest.mark.perf
 BUDGET = Budget(
     limits=ProfileLimits(),
     remaining_s=lambda: 1e9,
-    rss_mb=lambda: 1.0,
+    rss_mb=lambda workers: 1.0,
     clock=lambda: 0.0,
     now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
 )

@@ -27,7 +27,7 @@ def budget(limits: ProfileLimits | None = None, **overrides: Any) -> Budget:
     fields: dict[str, Any] = {
         "limits": limits or ProfileLimits(),
         "remaining_s": lambda: 1e9,
-        "rss_mb": lambda: 100.0,
+        "rss_mb": lambda workers: 100.0,
         "clock": lambda: 0.0,
         "now": lambda: datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
     }
@@ -260,14 +260,14 @@ def test_time_limit() -> None:
 
 def test_memory_limit() -> None:
     with pytest.raises(errors.MemoryLimitExceeded):
-        profile(b"a\n1\n", rss_mb=lambda: 5000.0)
+        profile(b"a\n1\n", rss_mb=lambda workers: 5000.0)
 
 
 def test_progress_and_runtime_are_reported() -> None:
     seen: list[int] = []
     ticks = iter([10.0, 10.25])
     data = b"a,b\n" + b"1,2\n" * 1000
-    result = profile(data, progress=seen.append, clock=lambda: next(ticks), rss_mb=lambda: 123.4)
+    result = profile(data, progress=seen.append, clock=lambda: next(ticks), rss_mb=lambda workers: 123.4)
     assert seen
     assert seen[-1] == len(data)
     assert result["runtime"] == {

@@ -23,7 +23,7 @@ LIMITS = ProfileLimits(max_columns=20, max_field_bytes=2_000)
 BUDGET = Budget(
     limits=LIMITS,
     remaining_s=lambda: 1e9,
-    rss_mb=lambda: 1.0,
+    rss_mb=lambda workers: 1.0,
     clock=lambda: 0.0,
     now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
 )

@@ -27,7 +27,7 @@ from csvprof.testdata import COLUMNS, write_csv
 BUDGET = Budget(
     limits=ProfileLimits(max_columns=20, max_field_bytes=2_000),
     remaining_s=lambda: 1e9,
-    rss_mb=lambda: 1.0,
+    rss_mb=lambda workers: 1.0,
     clock=lambda: 0.0,
     now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
 )
@@ -84,7 +84,7 @@ def test_split_at_any_row_boundary_merges_to_the_single_pass_profile(
     k = data.draw(st.integers(0, len(rows)))
     whole = _csv([header, *rows], eol)
     cut = len(_csv([header, *rows[:k]], eol))
-    engine = ArrowProfileEngine(threads=1)
+    engine = ArrowProfileEngine(workers=1)
     # When both the whole file and its two ranges are profiled
     try:
         single = engine.profile(io.BytesIO(whole), size=len(whole), budget=BUDGET)
@@ -104,10 +104,10 @@ def test_generated_file_in_three_ranges_matches_within_stated_bounds(tmp_path: P
     write_csv(path, 6_000_000, seed=11)
     data = path.read_bytes()
     cuts = [_row_boundary(data, len(data) // 3), _row_boundary(data, 2 * len(data) // 3)]
-    engine = ArrowProfileEngine(threads=2)
+    engine = ArrowProfileEngine(workers=2)
     single = engine.profile(io.BytesIO(data), size=len(data), budget=BUDGET)
     # Small blocks: several chunks per range, each range folded into its own partial.
-    merged = ArrowProfileEngine(threads=1, block_size=256 * 1024).profile_ranges(data, cuts, budget=BUDGET)
+    merged = ArrowProfileEngine(workers=1, block_size=256 * 1024).profile_ranges(data, cuts, budget=BUDGET)
     truth = pacsv.read_csv(
         path,
         parse_options=pacsv.ParseOptions(newlines_in_values=True),

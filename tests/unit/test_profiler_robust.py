@@ -23,14 +23,14 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 BUDGET = Budget(
     limits=ProfileLimits(max_columns=50, max_field_bytes=1 << 20),
     remaining_s=lambda: 1e9,
-    rss_mb=lambda: 1.0,
+    rss_mb=lambda workers: 1.0,
     clock=lambda: 0.0,
     now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
 )
 
 
-def run(data: bytes, block_size: int = 1 << 20, threads: int = 2) -> dict[str, Any]:
-    result = ArrowProfileEngine(block_size=block_size, threads=threads).profile(
+def run(data: bytes, block_size: int = 1 << 20, workers: int = 2) -> dict[str, Any]:
+    result = ArrowProfileEngine(block_size=block_size, workers=workers).profile(
         io.BytesIO(data), size=len(data), budget=BUDGET
     )
     VALIDATOR.validate(result)
@@ -166,7 +166,7 @@ def test_block_size_never_changes_the_answer(rows: list[list[str]], eol: str, bl
     csv.writer(buf, lineterminator=eol).writerows(rows)
     data = buf.getvalue().encode()
     try:
-        whole = run(data, threads=1)
+        whole = run(data, workers=1)
     except errors.ProfilingError:
         return
     # Blocks are cut where an even number of quotes precede a terminator (RFC 4180 quoting).
@@ -174,7 +174,7 @@ def test_block_size_never_changes_the_answer(rows: list[list[str]], eol: str, bl
     # keeps them as text, so block cuts may differ: documented, and out of this property.
     assume(whole["dialect"]["delimiter"] == ",")
     try:
-        small = run(data, block_size=block, threads=2)
+        small = run(data, block_size=block, workers=2)
     except errors.FieldTooLarge:
         return  # a row longer than the tiny block: the documented outcome
     assert exact_view(small) == exact_view(whole)
@@ -199,8 +199,8 @@ def test_columns_switching_between_plain_and_dictionary_reading_change_nothing()
         flip = f"v{i}" if i < 3_000 or i >= 6_000 else f"r{i % 5}"
         lines.append(f"{i},{flip},{'abc'[i % 3]}")
     data = ("\n".join(lines) + "\n").encode()
-    one_block = run(data, block_size=1 << 20, threads=1)
-    many_blocks = run(data, block_size=4 * 1024, threads=2)
+    one_block = run(data, block_size=1 << 20, workers=1)
+    many_blocks = run(data, block_size=4 * 1024, workers=2)
     assert exact_view(many_blocks) == exact_view(one_block)
     flip = next(c for c in many_blocks["columns"] if c["name"] == "flip")
     assert flip["distinct"] == {"estimate": 6_005, "approximate": False, "relative_error": 0.0}

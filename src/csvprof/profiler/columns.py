@@ -4,6 +4,7 @@ same column (a byte range profiled by another thread or process)."""
 
 from __future__ import annotations
 
+import copyreg
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -26,6 +27,14 @@ MIXED_BELOW: Final = 0.95
 QUANTILES: Final = {
     "p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
 }  # fmt: skip
+
+
+def _kll_from_bytes(data: bytes) -> Any:
+    return kll_doubles_sketch.deserialize(data)
+
+
+# Partials travel between processes pickled; datasketches objects pickle through their own bytes.
+copyreg.pickle(kll_doubles_sketch, lambda sketch: (_kll_from_bytes, (sketch.serialize(),)))
 _NULL_SET: Final = pa.array(NULL_MARKERS, type=pa.string())
 _ASCII_SPACE: Final = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True

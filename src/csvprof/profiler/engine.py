@@ -1,10 +1,10 @@
 """The Arrow profiling engine: a CSV byte stream in, the profile.json document out.
 
 Pure: every clock, memory probe and limit arrives in `Budget`. The main thread
-cuts the stream into ~8 MiB chunks of whole rows (a quote-parity scan, so quoted
-newlines never split a row); `threads` workers each parse a chunk with Arrow
-(every column as text, GIL released) and fold it into one of `threads` partial
-profiles. The partials are merged at the end: the same merge that combines
+cuts the stream into chunks of whole rows (a quote-parity scan, so quoted
+newlines never split a row); `workers` (forked processes, or threads: workers.py)
+each parse a chunk with Arrow (every column as text) and fold it into their own
+partial profile. The partials are merged at the end: the same merge that combines
 profiles of separate byte ranges (partial.py).
 """
 
@@ -16,10 +16,7 @@ import functools
 import io
 import itertools
 import os
-import queue
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final, Protocol
@@ -52,18 +49,21 @@ from csvprof.profiler.source import (
     row_chunks,
     utf16_encoding,
 )
+from csvprof.profiler.workers import ForkWorkers, ThreadWorkers, Workers, fork_available
 
 ENGINE_NAME: Final = "arrow"
 ENGINE_VERSION: Final = "0.1.0"
 SCHEMA_VERSION: Final = "1"
 # Each chunk pays a fixed cost (about a hundred kernel calls across its columns, their Python
-# glue under the GIL, and the merge into every column's state), so bigger chunks are faster
-# and cost memory. Alternating runs on 2 threads, generated 1 GB file, after columns began to
-# be freed as they are folded:
-#   6 MiB: 151-164 MB/s, peak RSS 185-191 MB
-#   8 MiB: 160-183 MB/s, peak RSS 208-217 MB
-#  10 MiB: 163-180 MB/s, peak RSS 226-233 MB  (no faster than 8, and closer to the 256 MB goal)
-DEFAULT_BLOCK_SIZE: Final = 8 * MiB
+# glue, and the merge into every column's state), so bigger chunks are faster and cost memory.
+# Threads share the GIL, so that cost weighs more on them. Alternating runs on 2 cores,
+# generated 1 GB file (memory: the process tree's, sampled every 100 ms, for processes):
+#   threads   6 MiB: 151-164 MB/s, peak RSS 185-191 MB
+#   threads   8 MiB: 160-183 MB/s, peak RSS 208-217 MB
+#   processes 4 MiB: 4.92 s, 182 MB;  6 MiB: 4.46-4.56 s, 212 MB
+#   processes 8 MiB: 4.60 s, 237 MB; 12 MiB: 4.55 s, 284 MB
+THREAD_BLOCK_SIZE: Final = 8 * MiB
+PROCESS_BLOCK_SIZE: Final = 6 * MiB
 RSS_SAMPLE_BYTES: Final = 16 * MiB
 # The first chunk's rows in its first HEAD_BYTES give the column names (see _head_end).
 HEAD_BYTES: Final = 64 * 1024
@@ -119,7 +119,7 @@ class Budget:
 
     limits: ProfileLimits
     remaining_s: Callable[[], float]
-    rss_mb: Callable[[], float]
+    rss_mb: Callable[[Sequence[int]], float]  # this process + these worker pids
     clock: Callable[[], float]
     now: Callable[[], datetime]
     progress: Callable[[int], None] | None = None
@@ -178,7 +178,7 @@ class _Run:
         self.peak_rss_mb = 0.0
         self._rss_at = -RSS_SAMPLE_BYTES
 
-    def check(self, bytes_read: int, final: bool = False) -> None:
+    def check(self, bytes_read: int, workers: Sequence[int] = (), final: bool = False) -> None:
         limits = self.limits
         if self.budget.remaining_s() < limits.stop_remaining_s:
             raise TimeLimitExceeded(f"stopped with less than {limits.stop_remaining_s} s left")
@@ -188,7 +188,7 @@ class _Run:
         if not final and bytes_read - self._rss_at < RSS_SAMPLE_BYTES:
             return
         self._rss_at = bytes_read
-        rss = self.budget.rss_mb()
+        rss = self.budget.rss_mb(workers)
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
         if rss > limits.memory_budget_mb:
             raise MemoryLimitExceeded(f"resident memory {rss:.0f} MB exceeds {limits.memory_budget_mb} MB")
@@ -215,7 +215,7 @@ def _check_utf8(chunk: bytes | memoryview) -> None:
         raise EncodingError("the file is not valid UTF-8 text") from exc
 
 
-class _Parser:
+class Parser:
     """Parses one chunk of whole rows into a table of text columns (dictionary-encoded or plain)."""
 
     def __init__(self, sniffed: Sniffed, limits: ProfileLimits, block_size: int) -> None:
@@ -297,11 +297,16 @@ class _Parser:
 
 
 class ArrowProfileEngine:
-    """`threads` chunks are parsed and profiled at once (default: every core we may use)."""
+    """Profiles a CSV stream: chunks of whole rows, parsed and folded by `workers` at once."""
 
-    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, threads: int | None = None) -> None:
+    def __init__(
+        self, block_size: int | None = None, workers: int | None = None, processes: bool | None = None
+    ) -> None:
+        """`workers` (default: every core we may use) fold chunks of `block_size` bytes at once,
+        in forked processes when `processes` (default: where fork is safe), else in threads."""
+        self.workers = max(1, workers if workers is not None else available_cpus())
+        self.processes = fork_available() if processes is None else processes
         self.block_size = block_size
-        self.threads = max(1, threads if threads is not None else available_cpus())
 
     def profile(self, source: BinaryIO, *, size: int | None, budget: Budget) -> dict[str, Any]:
         return self._profile(source, size=size, budget=budget, cuts=())
@@ -348,7 +353,8 @@ class ArrowProfileEngine:
             consumed=len(head),
             max_bytes=limits.max_source_bytes,
         )
-        parser = _Parser(sniffed, limits, self.block_size)
+        block_size = self.block_size or (PROCESS_BLOCK_SIZE if self.processes else THREAD_BLOCK_SIZE)
+        parser = Parser(sniffed, limits, block_size)
         terminator = b"\r" if dialect.line_terminator == "\r" else b"\n"
         quote = dialect.quote_char.encode()
         if cuts:
@@ -360,18 +366,22 @@ class ArrowProfileEngine:
         else:
             ranges = [stream]
         header: list[str] | None = None
-        finished: list[_Partials] = []
+        finished: list[PartialProfile] = []
         last_chunk: bytes | memoryview = b""
-        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="csvprof") as pool:
-            in_flight: deque[Future[None]] = deque()
-            for byte_range in ranges:
-                # Threads share `threads` partials; separate ranges never share one.
-                partials: _Partials | None = None
-                for chunk in row_chunks(byte_range, self.block_size, terminator, quote):
+        for byte_range in ranges:
+            # Each range has its own workers and partials, as a separate worker would.
+            workers: Workers | None = None
+            try:
+                for chunk in row_chunks(byte_range, block_size, terminator, quote):
                     last_chunk = chunk
-                    if parser.names is None:
+                    if workers is not None:
+                        workers.submit(chunk)
+                    elif parser.names is not None:
+                        workers = self._workers(parser, limits, block_size, cuts)
+                        workers.submit(chunk)
+                    else:
                         # Names come from a small head of whole rows, parsed here; the rest of the
-                        # chunk goes to the pool like any other, so the threads start at once
+                        # chunk goes to the workers like any other, so they start at once
                         # (parsing all 8 MiB here kept them idle for 46 ms of a 0.58 s run).
                         rows_end = _head_end(chunk, terminator, quote)
                         table, ragged = parser.parse(chunk[:rows_end])
@@ -388,37 +398,27 @@ class ArrowProfileEngine:
                         if dialect.header:
                             header = [bytes(c[0].as_py()).decode() for c in table.columns]
                             table = table.slice(1)
-                        partials = self._partials(len(parser.names), limits, cuts)
-                        # A few hundred rows say little about how distinct a column is: no observe.
-                        in_flight.append(
-                            pool.submit(partials.fold, table.columns, ragged, parser, observe=False)
-                        )
+                        workers = self._workers(parser, limits, block_size, cuts)
+                        columns = table.columns
                         del table  # its columns are freed as they are folded
+                        workers.fold_head(columns, ragged)
                         if rows_end < len(chunk):
-                            in_flight.append(pool.submit(partials.parse_and_fold, parser, [chunk[rows_end:]]))
-                    else:
-                        if partials is None:
-                            partials = self._partials(len(parser.names), limits, cuts)
-                        # In a list the worker empties: the raw bytes are freed once parsed, not
-                        # kept by the pool's work item until the fold ends.
-                        in_flight.append(pool.submit(partials.parse_and_fold, parser, [chunk]))
-                    # Bounded read-ahead: at most `threads` + 1 chunks in memory.
-                    while len(in_flight) > self.threads:
-                        in_flight.popleft().result()
-                    run.check(stream.bytes_read)
-                if partials is not None:
-                    finished.append(partials)
-            while in_flight:
-                in_flight.popleft().result()
+                            workers.submit(chunk[rows_end:])
+                    run.check(stream.bytes_read, workers.pids if workers is not None else ())
+                if workers is not None:
+                    finished.extend(workers.finish())
+            finally:
+                if workers is not None:
+                    workers.close()
 
         # Every earlier chunk ends at even quote parity; counted in numpy (no copy, no GIL).
         if np.count_nonzero(np.frombuffer(last_chunk, dtype=np.uint8) == quote[0]) % 2:
             raise CsvParseError("unbalanced quotes: a quoted field is never closed")
         if not finished:
             raise EmptyFile("the file has no rows")
-        total = finished[0].merged()
+        total = finished[0]
         for more in finished[1:]:
-            total.merge(more.merged())
+            total.merge(more)
         names = column_names(header, total.num_columns)
         columns = [
             acc.result(i, names[i], header[i] if header is not None else None)
@@ -455,41 +455,15 @@ class ArrowProfileEngine:
             "warnings": quality_warnings(header, dataset, columns),
         }
 
-    def _partials(self, num_columns: int, limits: ProfileLimits, cuts: tuple[int, ...]) -> _Partials:
-        return _Partials(1 if cuts else self.threads, num_columns, limits.max_field_bytes)
-
-
-class _Partials:
-    """`n` partial profiles handed to worker threads one at a time, so none needs a lock."""
-
-    def __init__(self, n: int, num_columns: int, max_field_bytes: int) -> None:
-        self._free: queue.Queue[PartialProfile] = queue.Queue()
-        self._all = [PartialProfile(num_columns, max_field_bytes, sharing=n) for _ in range(n)]
-        for part in self._all:
-            self._free.put(part)
-
-    def fold(self, columns: list[Any], ragged: int, parser: _Parser, observe: bool = True) -> None:
-        """Fold one chunk's columns into a free partial; `columns` is emptied (see update)."""
-        part = self._free.get()
-        try:
-            shares = part.update(columns, ragged)
-            if observe:
-                parser.observe(shares)
-        finally:
-            self._free.put(part)
-
-    def parse_and_fold(self, parser: _Parser, chunk: list[memoryview]) -> None:
-        """Parse the one chunk in `chunk` (taking it out of the list), then fold it in."""
-        table, ragged = parser.parse(chunk.pop())
-        columns = table.columns
-        del table  # the columns are the only references left: each is freed once folded
-        self.fold(columns, ragged, parser)
-
-    def merged(self) -> PartialProfile:
-        total = self._all[0]
-        for part in self._all[1:]:
-            total.merge(part)
-        return total
+    def _workers(
+        self, parser: Parser, limits: ProfileLimits, block_size: int, cuts: tuple[int, ...]
+    ) -> Workers:
+        num_columns = len(parser.names or ())
+        if cuts:  # one partial per range, as the merge tests mean
+            return ThreadWorkers(parser, 1, num_columns, limits.max_field_bytes)
+        if self.processes and self.workers > 1:
+            return ForkWorkers(parser, self.workers, num_columns, limits.max_field_bytes, block_size)
+        return ThreadWorkers(parser, self.workers, num_columns, limits.max_field_bytes)
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -7,6 +7,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,13 +17,28 @@ from csvprof.profiler.engine import Budget
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024) if hasattr(os, "sysconf") else 4096 / (1024 * 1024)
 
 
-def rss_mb() -> float:
-    """Current resident set size in MB: /proc/self/statm on Linux, else the peak from getrusage."""
+def rss_mb(workers: Sequence[int] = ()) -> float:
+    """Resident memory of this process and of its worker processes `workers` (pids), in MB.
+
+    This process's RSS (/proc/self/statm), plus each worker's private pages (smaps_rollup):
+    the pages a forked worker still shares with this process are counted once, as the
+    function's memory limit counts them. Without /proc, this process's peak from getrusage.
+    """
     try:
         fields = Path("/proc/self/statm").read_text().split()
-        return int(fields[1]) * _PAGE_MB
     except OSError:
         return peak_rss_mb()
+    return int(fields[1]) * _PAGE_MB + sum(_private_mb(pid) for pid in workers)
+
+
+def _private_mb(pid: int) -> float:
+    """Private_Clean + Private_Dirty of one process (0 once it has exited)."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0.0
+    kib = sum(int(line.split()[1]) for line in lines if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    return kib / 1024
 
 
 def peak_rss_mb() -> float:
