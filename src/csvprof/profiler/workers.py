@@ -143,6 +143,13 @@ def _read(child: _Child, n: int) -> bytes:
         raise InternalError(f"worker process {child.pid} ended without a result") from None
 
 
+def _request(child: _Child, slot: int, length: int) -> None:
+    try:
+        _write_all(child.requests, _MESSAGE.pack(slot, length))
+    except BrokenPipeError:
+        raise InternalError(f"worker process {child.pid} ended without a result") from None
+
+
 def _receive(child: _Child, n: int) -> Any:
     # Pickles from our own forked child, through a pipe only the two of us hold.
     return pickle.loads(_read(child, n))  # noqa: S301
@@ -236,7 +243,7 @@ class ForkWorkers:
                 self._waiting = None
             return [self._own]
         for child in self._children:
-            _write_all(child.requests, _MESSAGE.pack(_STOP, 0))
+            _request(child, _STOP, 0)
         parts = [self._own]
         for child in self._children:
             while True:
@@ -290,7 +297,7 @@ class ForkWorkers:
         self._slots[start : start + len(chunk)] = chunk
         child = min(self._children, key=lambda c: c.outstanding)
         child.outstanding += 1
-        _write_all(child.requests, _MESSAGE.pack(slot, len(chunk)))
+        _request(child, slot, len(chunk))
 
     def _collect(self) -> None:
         """Wait until at least one child has finished a chunk, and free its slots."""

@@ -1,0 +1,154 @@
+"""Forked worker processes: the threads' profile, errors carried back with their codes, none left behind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+
+from csvprof import errors
+from csvprof.limits import MiB, ProfileLimits
+from csvprof.profiler import ArrowProfileEngine, Budget, rss_mb
+from csvprof.testdata import write_csv
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
+BLOCK = 256 * 1024
+EXACT = ("type_counts", "null_count", "empty_count", "min", "max", "length", "inferred_type", "distinct")
+EXACT += ("leading_zeros", "whitespace_padded", "zeros", "negatives", "mixed")
+
+
+def budget(**overrides: Any) -> Budget:
+    fields: dict[str, Any] = {
+        "limits": ProfileLimits(),
+        "remaining_s": lambda: 1e9,
+        "rss_mb": lambda workers: 1.0,
+        "clock": lambda: 0.0,
+        "now": lambda: datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    return Budget(**(fields | overrides))
+
+
+def children() -> list[int]:
+    """This process's child processes, from /proc."""
+    pids: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        pids.extend(int(pid) for pid in (task / "children").read_text().split())
+    return pids
+
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="forked workers are Linux-only")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("workers") / "gen.csv"
+    write_csv(path, 20_000_000, seed=3)  # beyond the 16 MiB between memory checks
+    return path.read_bytes()
+
+
+def run(data: bytes, *, processes: bool, workers: int = 2, **overrides: Any) -> dict[str, Any]:
+    engine = ArrowProfileEngine(block_size=BLOCK, workers=workers, processes=processes)
+    return engine.profile(io.BytesIO(data), size=len(data), budget=budget(**overrides))
+
+
+def test_forked_workers_give_the_profile_threads_give(generated: bytes) -> None:
+    forked = run(generated, processes=True)
+    threads = run(generated, processes=False, workers=1)
+    jsonschema.Draft202012Validator(SCHEMA).validate(forked)
+    assert forked["dataset"] == threads["dataset"]
+    assert forked["dataset"]["rows"] > 100_000
+    for a, b in zip(forked["columns"], threads["columns"], strict=True):
+        assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}, a["name"]
+        assert [a[k] for k in ("mean", "stddev", "sum")] == pytest.approx(
+            [b[k] for k in ("mean", "stddev", "sum")]
+        )
+    assert children() == []
+
+
+def test_the_memory_budget_is_given_the_worker_pids(generated: bytes) -> None:
+    seen: list[list[int]] = []
+
+    def probe(workers: list[int]) -> float:
+        seen.append(list(workers))
+        return 1.0
+
+    run(generated, processes=True, rss_mb=probe)
+    assert any(len(pids) == 2 for pids in seen), seen
+    assert children() == []
+
+
+def test_rss_counts_a_workers_private_pages_once() -> None:
+    pid = os.fork()
+    if pid == 0:  # a worker holding 64 MB of its own
+        held = np.ones(8 * MiB)  # noqa: F841 - kept resident until the parent is done
+        time.sleep(30)
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while rss_mb([pid]) - rss_mb() < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        extra = rss_mb([pid]) - rss_mb()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    # 64 MB of its own; the pages it still shares with this process are not counted again.
+    assert 60 < extra < 100
+
+
+def test_a_one_chunk_file_is_folded_without_forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise AssertionError("forked for a file of one chunk")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    data = b"a,b\n" + b"1,x\n" * 50_000  # 200 KB: one 256 KiB chunk
+    assert run(data, processes=True)["dataset"]["rows"] == 50_000
+
+
+def test_an_error_in_a_worker_keeps_its_code_and_leaves_no_worker(generated: bytes) -> None:
+    cut = generated.index(b"\n", len(generated) // 2) + 1
+    data = generated[:cut] + b"\xff\xfe not UTF-8\n" + generated[cut:]
+    with pytest.raises(errors.EncodingError):
+        run(data, processes=True)
+    assert children() == []
+
+
+def test_the_time_limit_stops_the_workers(generated: bytes) -> None:
+    checks = iter(range(1_000_000))
+    with pytest.raises(errors.TimeLimitExceeded):
+        run(generated, processes=True, remaining_s=lambda: 1e9 if next(checks) < 20 else 0.0)
+    assert children() == []
+
+
+class KillingStream(io.RawIOBase):
+    """A source that kills the reader's worker processes once it has handed out `after` bytes."""
+
+    def __init__(self, data: bytes, after: int) -> None:
+        self._buf = io.BytesIO(data)
+        self._after = after
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._buf.tell() >= self._after:
+            for pid in children():
+                os.kill(pid, signal.SIGKILL)
+        data = self._buf.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def test_a_worker_killed_mid_run_is_an_internal_error_not_a_hang(generated: bytes) -> None:
+    engine = ArrowProfileEngine(block_size=BLOCK, workers=2, processes=True)
+    with pytest.raises(errors.InternalError, match="ended without a result"):
+        engine.profile(KillingStream(generated, after=4 * MiB), size=len(generated), budget=budget())
+    assert children() == []
