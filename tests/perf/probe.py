@@ -18,6 +18,7 @@ from typing import Any
 
 from csvprof.errors import ProfilingError
 from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, rss_mb
+from csvprof.profiler.system import child_pids
 
 SAMPLE_S = 0.05
 
@@ -40,17 +41,7 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
-            self.peak_mb = max(self.peak_mb, rss_mb(children()))
-
-
-def children() -> list[int]:
-    pids: list[int] = []
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            pids.extend(int(pid) for pid in (task / "children").read_text().split())
-        except OSError:  # a thread that just ended
-            continue
-    return pids
+            self.peak_mb = max(self.peak_mb, rss_mb(child_pids()))
 
 
 def run_csvprof(path: Path) -> dict[str, Any]:

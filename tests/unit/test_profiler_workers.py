@@ -18,6 +18,7 @@ import pytest
 from csvprof import errors
 from csvprof.limits import MiB, ProfileLimits
 from csvprof.profiler import ArrowProfileEngine, Budget, rss_mb
+from csvprof.profiler.system import child_pids
 from csvprof.testdata import write_csv
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
@@ -35,14 +36,6 @@ def budget(**overrides: Any) -> Budget:
         "now": lambda: datetime(2025, 1, 1, tzinfo=UTC),
     }
     return Budget(**(fields | overrides))
-
-
-def children() -> list[int]:
-    """This process's child processes, from /proc."""
-    pids: list[int] = []
-    for task in Path("/proc/self/task").iterdir():
-        pids.extend(int(pid) for pid in (task / "children").read_text().split())
-    return pids
 
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="forked workers are Linux-only")
@@ -71,7 +64,7 @@ def test_forked_workers_give_the_profile_threads_give(generated: bytes) -> None:
         assert [a[k] for k in ("mean", "stddev", "sum")] == pytest.approx(
             [b[k] for k in ("mean", "stddev", "sum")]
         )
-    assert children() == []
+    assert child_pids() == []
 
 
 def test_the_memory_budget_is_given_the_worker_pids(generated: bytes) -> None:
@@ -83,7 +76,7 @@ def test_the_memory_budget_is_given_the_worker_pids(generated: bytes) -> None:
 
     run(generated, processes=True, rss_mb=probe)
     assert any(len(pids) == 2 for pids in seen), seen
-    assert children() == []
+    assert child_pids() == []
 
 
 def test_rss_counts_a_workers_private_pages_once() -> None:
@@ -118,14 +111,14 @@ def test_an_error_in_a_worker_keeps_its_code_and_leaves_no_worker(generated: byt
     data = generated[:cut] + b"\xff\xfe not UTF-8\n" + generated[cut:]
     with pytest.raises(errors.EncodingError):
         run(data, processes=True)
-    assert children() == []
+    assert child_pids() == []
 
 
 def test_the_time_limit_stops_the_workers(generated: bytes) -> None:
     checks = iter(range(1_000_000))
     with pytest.raises(errors.TimeLimitExceeded):
         run(generated, processes=True, remaining_s=lambda: 1e9 if next(checks) < 20 else 0.0)
-    assert children() == []
+    assert child_pids() == []
 
 
 class KillingStream(io.RawIOBase):
@@ -140,7 +133,7 @@ class KillingStream(io.RawIOBase):
 
     def readinto(self, b: Any) -> int:
         if self._buf.tell() >= self._after:
-            for pid in children():
+            for pid in child_pids():
                 os.kill(pid, signal.SIGKILL)
         data = self._buf.read(len(b))
         b[: len(data)] = data
@@ -151,4 +144,4 @@ def test_a_worker_killed_mid_run_is_an_internal_error_not_a_hang(generated: byte
     engine = ArrowProfileEngine(block_size=BLOCK, workers=2, processes=True)
     with pytest.raises(errors.InternalError, match="ended without a result"):
         engine.profile(KillingStream(generated, after=4 * MiB), size=len(generated), budget=budget())
-    assert children() == []
+    assert child_pids() == []

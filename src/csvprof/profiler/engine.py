@@ -377,7 +377,7 @@ class ArrowProfileEngine:
                     if workers is not None:
                         workers.submit(chunk)
                     elif parser.names is not None:
-                        workers = self._workers(parser, limits, block_size, cuts)
+                        workers = self._workers(parser, run, block_size, cuts)
                         workers.submit(chunk)
                     else:
                         # Names come from a small head of whole rows, parsed here; the rest of the
@@ -398,7 +398,7 @@ class ArrowProfileEngine:
                         if dialect.header:
                             header = [bytes(c[0].as_py()).decode() for c in table.columns]
                             table = table.slice(1)
-                        workers = self._workers(parser, limits, block_size, cuts)
+                        workers = self._workers(parser, run, block_size, cuts)
                         columns = table.columns
                         del table  # its columns are freed as they are folded
                         workers.fold_head(columns, ragged)
@@ -455,14 +455,21 @@ class ArrowProfileEngine:
             "warnings": quality_warnings(header, dataset, columns),
         }
 
-    def _workers(
-        self, parser: Parser, limits: ProfileLimits, block_size: int, cuts: tuple[int, ...]
-    ) -> Workers:
+    def _workers(self, parser: Parser, run: _Run, block_size: int, cuts: tuple[int, ...]) -> Workers:
+        limits = run.limits
         num_columns = len(parser.names or ())
         if cuts:  # one partial per range, as the merge tests mean
             return ThreadWorkers(parser, 1, num_columns, limits.max_field_bytes)
         if self.processes and self.workers > 1:
-            return ForkWorkers(parser, self.workers, num_columns, limits.max_field_bytes, block_size)
+            budget = run.budget
+            return ForkWorkers(
+                parser,
+                self.workers,
+                num_columns,
+                limits.max_field_bytes,
+                block_size,
+                wait_s=lambda: budget.remaining_s() - limits.stop_remaining_s,
+            )
         return ThreadWorkers(parser, self.workers, num_columns, limits.max_field_bytes)
 
 

@@ -31,6 +31,18 @@ def rss_mb(workers: Sequence[int] = ()) -> float:
     return int(fields[1]) * _PAGE_MB + sum(_private_mb(pid) for pid in workers)
 
 
+def child_pids() -> list[int]:
+    """This process's child processes (every thread's), from /proc; empty without it."""
+    pids: list[int] = []
+    tasks = Path("/proc/self/task")
+    for task in tasks.iterdir() if tasks.exists() else ():
+        try:
+            pids.extend(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:  # a thread that just ended
+            continue
+    return pids
+
+
 def _private_mb(pid: int) -> float:
     """Private_Clean + Private_Dirty of one process (0 once it has exited)."""
     try:

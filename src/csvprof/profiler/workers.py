@@ -19,10 +19,11 @@ import signal
 import struct
 import sys
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from csvprof.errors import InternalError
+from csvprof.errors import InternalError, TimeLimitExceeded
 from csvprof.profiler.partial import PartialProfile
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ _RESULT: Final = 1
 _ERROR: Final = 2
 _STOP: Final = -1
 SLOTS_PER_PROCESS: Final = 2  # one chunk folding, the next one waiting
+_MAX_WAIT_S: Final = 24 * 3600.0  # select's timeout must stay finite
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -156,13 +158,14 @@ def _receive(child: _Child, n: int) -> Any:
 
 
 class _Child:
-    __slots__ = ("outstanding", "pid", "replies", "requests")
+    __slots__ = ("outstanding", "pid", "replies", "requests", "result")
 
     def __init__(self, pid: int, requests: int, replies: int) -> None:
         self.pid = pid
         self.requests = requests  # we write chunk slots here
         self.replies = replies  # and read what the child did here
         self.outstanding = 0
+        self.result: PartialProfile | None = None
 
 
 def _serve(
@@ -201,9 +204,17 @@ class ForkWorkers:
     """
 
     def __init__(
-        self, parser: Parser, processes: int, num_columns: int, max_field_bytes: int, slot_bytes: int
+        self,
+        parser: Parser,
+        processes: int,
+        num_columns: int,
+        max_field_bytes: int,
+        slot_bytes: int,
+        wait_s: Callable[[], float],
     ) -> None:
+        """`wait_s()`: how long the caller may still wait for a worker (its time budget)."""
         self._parser = parser
+        self._wait_s = wait_s
         self._processes = processes
         self._slot_bytes = slot_bytes
         self._num_columns = num_columns
@@ -244,14 +255,9 @@ class ForkWorkers:
             return [self._own]
         for child in self._children:
             _request(child, _STOP, 0)
-        parts = [self._own]
-        for child in self._children:
-            while True:
-                kind, n = self._reply(child)
-                if kind == _RESULT:
-                    parts.append(_receive(child, n))
-                    break
-        return parts
+        while any(child.result is None for child in self._children):
+            self._collect()
+        return [self._own, *(child.result for child in self._children if child.result is not None)]
 
     def close(self) -> None:
         for child in self._children:
@@ -300,18 +306,21 @@ class ForkWorkers:
         _request(child, slot, len(chunk))
 
     def _collect(self) -> None:
-        """Wait until at least one child has finished a chunk, and free its slots."""
-        ready, _, _ = select.select([c.replies for c in self._children], [], [])
-        for child in self._children:
-            if child.replies in ready:
-                self._reply(child)
-
-    def _reply(self, child: _Child) -> tuple[int, int]:
-        """One message from `child`; a finished chunk frees its slot, an error is raised here."""
-        kind, n = _MESSAGE.unpack(_read(child, _MESSAGE.size))
-        if kind == _ERROR:
-            raise _receive(child, n)
-        if kind == _DONE:
-            child.outstanding -= 1
-            self._free.append(n)
-        return kind, n
+        """Wait for the workers' messages (a finished chunk frees its slot); raise their errors."""
+        waiting = [child for child in self._children if child.result is None]
+        # Never block past the time budget: a worker that hangs must still end in a status.
+        timeout = min(max(0.0, self._wait_s()), _MAX_WAIT_S)
+        ready, _, _ = select.select([child.replies for child in waiting], [], [], timeout)
+        if not ready:
+            raise TimeLimitExceeded("a worker process was still folding a chunk when time ran out")
+        for child in waiting:
+            if child.replies not in ready:
+                continue
+            kind, n = _MESSAGE.unpack(_read(child, _MESSAGE.size))
+            if kind == _DONE:
+                child.outstanding -= 1
+                self._free.append(n)
+            elif kind == _RESULT:
+                child.result = _receive(child, n)
+            else:
+                raise _receive(child, n)
