@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from csvprof import errors
 from csvprof.limits import ProfileLimits
 from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.profiler.source import COUNT_BLOCK, count_byte
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -205,3 +207,13 @@ def test_columns_switching_between_plain_and_dictionary_reading_change_nothing()
     flip = next(c for c in many_blocks["columns"] if c["name"] == "flip")
     assert flip["distinct"] == {"estimate": 6_005, "approximate": False, "relative_error": 0.0}
     assert {v["value"]: v["count"] for v in flip["top_values"][:5]} == {f"r{k}": 600 for k in range(5)}
+
+
+@given(seed=st.integers(0, 2**32 - 1), end=st.integers(0, 3 * COUNT_BLOCK + 7))
+@settings(max_examples=25, deadline=None)
+def test_quote_counts_across_count_blocks_match_bytes_count(seed: int, end: int) -> None:
+    data = bytearray(
+        np.random.default_rng(seed).integers(30, 40, 3 * COUNT_BLOCK + 7, dtype=np.uint8).tobytes()
+    )
+    assert count_byte(data, ord('"'), end) == data.count(b'"', 0, end)
+    assert count_byte(memoryview(data)[:end], ord('"')) == data.count(b'"', 0, end)

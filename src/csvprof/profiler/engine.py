@@ -10,6 +10,7 @@ profiles of separate byte ranges (partial.py).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -44,6 +45,7 @@ from csvprof.profiler.partial import PartialProfile, quality_warnings
 from csvprof.profiler.source import (
     CountingSource,
     Utf8Transcoder,
+    count_byte,
     last_row_end,
     read_head,
     row_chunks,
@@ -365,19 +367,21 @@ class ArrowProfileEngine:
             ]
         else:
             ranges = [stream]
-        header: list[str] | None = None
-        finished: list[PartialProfile] = []
-        last_chunk: bytes | memoryview = b""
-        for byte_range in ranges:
-            # Each range has its own workers and partials, as a separate worker would.
-            workers: Workers | None = None
-            try:
+        # Workers are closed (their processes reaped) after the result is built: their exits
+        # overlap the merge instead of delaying it.
+        with contextlib.ExitStack() as workers_alive:
+            header: list[str] | None = None
+            finished: list[PartialProfile] = []
+            last_chunk: bytes | memoryview = b""
+            for byte_range in ranges:
+                # Each range has its own workers and partials, as a separate worker would.
+                workers: Workers | None = None
                 for chunk in row_chunks(byte_range, block_size, terminator, quote):
                     last_chunk = chunk
                     if workers is not None:
                         workers.submit(chunk)
                     elif parser.names is not None:
-                        workers = self._workers(parser, run, block_size, cuts)
+                        workers = self._workers(parser, run, block_size, cuts, workers_alive)
                         workers.submit(chunk)
                     else:
                         # Names come from a small head of whole rows, parsed here; the rest of the
@@ -398,7 +402,7 @@ class ArrowProfileEngine:
                         if dialect.header:
                             header = [bytes(c[0].as_py()).decode() for c in table.columns]
                             table = table.slice(1)
-                        workers = self._workers(parser, run, block_size, cuts)
+                        workers = self._workers(parser, run, block_size, cuts, workers_alive)
                         columns = table.columns
                         del table  # its columns are freed as they are folded
                         workers.fold_head(columns, ragged)
@@ -407,62 +411,63 @@ class ArrowProfileEngine:
                     run.check(stream.bytes_read, workers.pids if workers is not None else ())
                 if workers is not None:
                     finished.extend(workers.finish())
-            finally:
-                if workers is not None:
-                    workers.close()
 
-        # Every earlier chunk ends at even quote parity; counted in numpy (no copy, no GIL).
-        if np.count_nonzero(np.frombuffer(last_chunk, dtype=np.uint8) == quote[0]) % 2:
-            raise CsvParseError("unbalanced quotes: a quoted field is never closed")
-        if not finished:
-            raise EmptyFile("the file has no rows")
-        total = finished[0]
-        for more in finished[1:]:
-            total.merge(more)
-        names = column_names(header, total.num_columns)
-        columns = [
-            acc.result(i, names[i], header[i] if header is not None else None)
-            for i, acc in enumerate(total.columns)
-        ]
-        duplicates, dup_approximate, dup_error = total.duplicate_rows()
-        source_bytes = transcoder.source_bytes if transcoder is not None else stream.bytes_read
-        dataset = {
-            "rows": total.rows,
-            "columns": len(columns),
-            "bytes": source_bytes,
-            "ragged_rows": total.ragged_rows,
-            "duplicate_rows": {
-                "estimate": duplicates,
-                "approximate": dup_approximate,
-                "absolute_error": dup_error,
-            },
-        }
-        run.check(source_bytes, final=True)
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "dataset_id": None,
-            "generated_at": _rfc3339(budget.now()),
-            "engine": {"name": ENGINE_NAME, "version": ENGINE_VERSION},
-            "dialect": dialect.as_dict(),
-            "dataset": dataset,
-            "runtime": {
-                "duration_ms": max(0, round((budget.clock() - started) * 1000)),
-                "bytes_read": source_bytes,
+            # Every earlier chunk ends at even quote parity.
+            if count_byte(last_chunk, quote[0]) % 2:
+                raise CsvParseError("unbalanced quotes: a quoted field is never closed")
+            if not finished:
+                raise EmptyFile("the file has no rows")
+            total = finished[0]
+            for more in finished[1:]:
+                total.merge(more)
+            names = column_names(header, total.num_columns)
+            columns = [
+                acc.result(i, names[i], header[i] if header is not None else None)
+                for i, acc in enumerate(total.columns)
+            ]
+            duplicates, dup_approximate, dup_error = total.duplicate_rows()
+            source_bytes = transcoder.source_bytes if transcoder is not None else stream.bytes_read
+            dataset = {
                 "rows": total.rows,
-                "peak_rss_mb": round(run.peak_rss_mb, 1),
-            },
-            "columns": columns,
-            "warnings": quality_warnings(header, dataset, columns),
-        }
+                "columns": len(columns),
+                "bytes": source_bytes,
+                "ragged_rows": total.ragged_rows,
+                "duplicate_rows": {
+                    "estimate": duplicates,
+                    "approximate": dup_approximate,
+                    "absolute_error": dup_error,
+                },
+            }
+            run.check(source_bytes, final=True)
+            return {
+                "schema_version": SCHEMA_VERSION,
+                "dataset_id": None,
+                "generated_at": _rfc3339(budget.now()),
+                "engine": {"name": ENGINE_NAME, "version": ENGINE_VERSION},
+                "dialect": dialect.as_dict(),
+                "dataset": dataset,
+                "runtime": {
+                    "duration_ms": max(0, round((budget.clock() - started) * 1000)),
+                    "bytes_read": source_bytes,
+                    "rows": total.rows,
+                    "peak_rss_mb": round(run.peak_rss_mb, 1),
+                },
+                "columns": columns,
+                "warnings": quality_warnings(header, dataset, columns),
+            }
 
-    def _workers(self, parser: Parser, run: _Run, block_size: int, cuts: tuple[int, ...]) -> Workers:
+    def _workers(
+        self, parser: Parser, run: _Run, block_size: int, cuts: tuple[int, ...], alive: contextlib.ExitStack
+    ) -> Workers:
+        """New workers for one byte range, closed when `alive` exits."""
         limits = run.limits
         num_columns = len(parser.names or ())
+        workers: Workers
         if cuts:  # one partial per range, as the merge tests mean
-            return ThreadWorkers(parser, 1, num_columns, limits.max_field_bytes)
-        if self.processes and self.workers > 1:
+            workers = ThreadWorkers(parser, 1, num_columns, limits.max_field_bytes)
+        elif self.processes and self.workers > 1:
             budget = run.budget
-            return ForkWorkers(
+            workers = ForkWorkers(
                 parser,
                 self.workers,
                 num_columns,
@@ -470,7 +475,10 @@ class ArrowProfileEngine:
                 block_size,
                 wait_s=lambda: budget.remaining_s() - limits.stop_remaining_s,
             )
-        return ThreadWorkers(parser, self.workers, num_columns, limits.max_field_bytes)
+        else:
+            workers = ThreadWorkers(parser, self.workers, num_columns, limits.max_field_bytes)
+        alive.callback(workers.close)
+        return workers
 
 
 def _rfc3339(moment: datetime) -> str:

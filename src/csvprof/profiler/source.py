@@ -80,6 +80,27 @@ def read_full(source: io.RawIOBase | BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
+COUNT_BLOCK: Final = 256 * 1024
+
+
+def count_byte(buf: bytes | bytearray | memoryview, byte: int, end: int | None = None) -> int:
+    """How many times `byte` occurs in buf[:end].
+
+    numpy counts ~7x faster than bytes.count, block by block into one small scratch array:
+    a chunk-sized temporary cost 10 ms of fresh page faults on each of the first chunks,
+    against 0.5 ms once its pages were mapped (measured on 6 MiB).
+    """
+    data = np.frombuffer(buf, dtype=np.uint8, count=len(buf) if end is None else end)
+    scratch = np.empty(min(len(data), COUNT_BLOCK), dtype=bool)
+    total = 0
+    for start in range(0, len(data), COUNT_BLOCK):
+        block = data[start : start + COUNT_BLOCK]
+        hits = scratch[: len(block)]
+        np.equal(block, byte, out=hits)
+        total += int(np.count_nonzero(hits))
+    return total
+
+
 def last_row_end(buf: bytes | bytearray, terminator: bytes, quote: bytes, size: int | None = None) -> int:
     """Index just past the last terminator outside quotes, or -1.
 
@@ -90,8 +111,7 @@ def last_row_end(buf: bytes | bytearray, terminator: bytes, quote: bytes, size: 
     pos = buf.rfind(terminator, 0, len(buf) if size is None else size)
     if pos < 0:
         return -1
-    # numpy counts ~10x faster than bytes.count on a multi-MB chunk.
-    quotes = int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8, count=pos) == quote[0]))
+    quotes = count_byte(buf, quote[0], pos)
     while quotes % 2:
         prev = buf.rfind(terminator, 0, pos)
         if prev < 0:
