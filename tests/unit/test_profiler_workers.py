@@ -17,7 +17,7 @@ import pytest
 
 from csvprof import errors
 from csvprof.limits import MiB, ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget, rss_mb
+from csvprof.profiler import ArrowProfileEngine, Budget, engine, rss_mb
 from csvprof.profiler.system import child_pids
 from csvprof.testdata import write_csv
 
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="fo
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     path = tmp_path_factory.mktemp("workers") / "gen.csv"
-    write_csv(path, 20_000_000, seed=3)  # beyond the 16 MiB between memory checks
+    write_csv(path, 20_000_000, seed=3)
     return path.read_bytes()
 
 
@@ -67,7 +67,10 @@ def test_forked_workers_give_the_profile_threads_give(generated: bytes) -> None:
     assert child_pids() == []
 
 
-def test_the_memory_budget_is_given_the_worker_pids(generated: bytes) -> None:
+def test_the_memory_budget_is_given_the_worker_pids(
+    generated: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "RSS_SAMPLE_BYTES", 4 * MiB)  # several reads in a 20 MB file
     seen: list[list[int]] = []
 
     def probe(workers: list[int]) -> float:
