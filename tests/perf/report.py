@@ -60,7 +60,7 @@ def render(doc: dict[str, Any]) -> str:
         "csvprof's profiler against DuckDB `SUMMARIZE` on the same seeded file (tests/perf), in the",
         "same run. Each tool runs in a fresh interpreter (`python -m tests.perf.probe`); time excludes",
         "imports. Peak RSS is the larger of that process's VmHWM and its process tree's memory, sampled",
-        "every 50 ms: csvprof folds in forked worker processes, counted as the parent's RSS plus each",
+        "every 100 ms: csvprof folds in forked worker processes, counted as the parent's RSS plus each",
         "worker's private pages. Each tool runs several times, alternating, and the fastest run counts.",
         f"Gates: throughput ratio (csvprof MB/s ÷ DuckDB MB/s) ≥ {MIN_THROUGHPUT_RATIO}, csvprof peak RSS",
         f"≤ {MAX_PEAK_RSS_MB} MB.",
