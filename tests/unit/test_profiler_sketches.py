@@ -119,3 +119,24 @@ def test_merge_counts_adds_tables_of_either_size(kept: dict[str, int], batch: di
     )
     # The kept table's values keep their places; new ones follow in batch order.
     assert values.to_pylist() == [*kept, *(v for v in batch if v not in kept)]
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 2**14 - 1).map(lambda top: top << 50)),
+        min_size=1,
+        max_size=300,
+    ),
+    st.integers(1, 3),
+)
+@settings(max_examples=60, deadline=None)
+def test_hll_registers_hold_each_buckets_largest_rank(hashes: list[int], batches: int) -> None:
+    """Registers against the definition: rank = leading zeros of the low 50 bits + 1 (51 when all are 0)."""
+    hll = HyperLogLog(p=14)
+    for part in np.array_split(np.array(hashes, dtype=np.uint64), batches):
+        hll.update_hashes(part)
+    expected = np.zeros(1 << 14, dtype=np.uint8)
+    for h in hashes:
+        low = h & ((1 << 50) - 1)
+        expected[h >> 50] = max(expected[h >> 50], 51 - low.bit_length())
+    assert np.array_equal(hll.registers, expected)

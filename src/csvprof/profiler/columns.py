@@ -190,13 +190,13 @@ class ColumnAccumulator:
         # whitespace: a first-byte gather picks the few candidates, so the string kernels run on those alone.
         view = ByteView(values)
         first = view.at(0)
-        is_null = _NULL_FIRST[first] & (view.lengths <= _NULL_MAX_BYTES)
+        is_null = _NULL_FIRST.take(first) & (view.lengths <= _NULL_MAX_BYTES)
         if is_null.any():
             is_null[is_null] = pc.is_in(values.filter(pa.array(is_null)), value_set=_NULL_SET).to_numpy(
                 zero_copy_only=False
             )
         is_empty = view.lengths == 0
-        maybe_blank = _BLANK_FIRST[first] & ~is_empty
+        maybe_blank = _BLANK_FIRST.take(first) & ~is_empty
         if maybe_blank.any():
             is_empty[maybe_blank] = pc.utf8_is_space(values.filter(pa.array(maybe_blank))).to_numpy(
                 zero_copy_only=False
@@ -225,7 +225,7 @@ class ColumnAccumulator:
         self.length_sum += int((lengths.astype(np.int64) * counts).sum())
         self.text.update_text(values, view)
         first = view.at(0)
-        padded = _ASCII_SPACE[first] | _ASCII_SPACE[view.last()]
+        padded = _ASCII_SPACE.take(first) | _ASCII_SPACE.take(view.last())
         self.whitespace_padded += int(counts[padded].sum())
         zero_led = (first == ord("0")) & (lengths > 1)
         if zero_led.any():  # zip codes, ids: digits with a leading zero

@@ -225,14 +225,18 @@ class HyperLogLog:
     def update_hashes(self, h: U64) -> None:
         if len(h) == 0:
             return
-        shift = np.uint64(64 - self.p)
-        idx = (h >> shift).astype(np.intp)
-        # Rank = leading zeros of the remaining bits + 1; a guard bit caps it at 64 - p + 1.
-        w = (h << np.uint64(self.p)) | (np.uint64(1) << np.uint64(self.p - 1))
-        for s in (1, 2, 4, 8, 16, 32):
-            w |= w >> np.uint64(s)
-        rank = (65 - np.bitwise_count(w)).astype(np.uint8)
-        np.maximum.at(self.registers, idx, rank)
+        rest = 64 - self.p
+        idx = (h >> np.uint64(rest)).astype(np.intp)
+        # Rank = leading zeros of the low `rest` bits + 1, capped at rest + 1 when they are all 0.
+        # Below 2**53 a value converts to float64 exactly, and its exponent field is
+        # 1022 + its bit length (0 for 0): half the passes of a shift-or cascade and a popcount.
+        low = (h & np.uint64((1 << rest) - 1)).view(np.int64).astype(np.float64)
+        exponent = (low.view(np.uint64) >> np.uint64(52)).astype(np.uint16)
+        rank = np.minimum(np.uint16(1022 + rest + 1) - exponent, np.uint16(rest + 1)).astype(np.uint8)
+        # Once the registers fill up, few hashes raise one: update only those.
+        higher = rank > self.registers.take(idx)
+        if higher.any():
+            np.maximum.at(self.registers, idx[higher], rank[higher])
 
     def update_strings(self, values: Any) -> None:
         self.update_hashes(hash_strings(values))

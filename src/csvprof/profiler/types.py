@@ -319,12 +319,13 @@ def classify(values: Any, hint: str | None = None) -> Classified:
             # most text (UUIDs too) before the one regex pass over the rest.
             view = ByteView(rest)
             first = view.at(0)
-            candidates = _NUMBER_FIRST[first]
+            # Table lookups with take(): uint8 fancy indexing costs 2x (46 vs 26 us per 35 K values).
+            candidates = _NUMBER_FIRST.take(first)
             for k in range(1, _TYPED_PREFIX):
                 if not candidates.any():
                     break
-                candidates &= _TYPED_BYTE[view.at(k)]
-            candidates |= _BOOLEAN_FIRST[first] & (view.lengths <= _BOOLEAN_MAX_BYTES)
+                candidates &= _TYPED_BYTE.take(view.at(k))
+            candidates |= _BOOLEAN_FIRST.take(first) & (view.lengths <= _BOOLEAN_MAX_BYTES)
             if not candidates.any():
                 break
             if not candidates.all():

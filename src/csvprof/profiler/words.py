@@ -16,7 +16,7 @@ _TAIL: Final = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1]
 
 def tail_mask(nbytes: npt.NDArray[np.integer]) -> U64:
     """Masks keeping the low `nbytes` (0-8) bytes of little-endian words."""
-    masks: U64 = _TAIL[nbytes]
+    masks: U64 = _TAIL.take(nbytes)
     return masks
 
 
