@@ -213,12 +213,19 @@ class ColumnAccumulator:
 
     def _update_present(self, values: Any, counts: I64, view: ByteView | None = None) -> None:
         kinds = classify(values, hint=self._leading_type())
-        lo, hi = int(kinds.codes.min()), int(kinds.codes.max())
-        if lo == hi:  # one type, the usual batch: a weighted bincount costs 0.2 ms per 44 K values
-            self.type_counts[TYPE_NAMES[lo]] += int(counts.sum())
+        # A weighted bincount costs 0.2 ms per 35 K values; a batch holds one or two types.
+        codes = kinds.codes
+        lo, hi = int(codes.min()), int(codes.max())
+        total = int(counts.sum())
+        if lo == hi:
+            self.type_counts[TYPE_NAMES[lo]] += total
         else:
-            for code in range(lo, hi + 1):
-                self.type_counts[TYPE_NAMES[code]] += int(counts.sum(where=kinds.codes == code))
+            low, high = int(counts.sum(where=codes == lo)), int(counts.sum(where=codes == hi))
+            self.type_counts[TYPE_NAMES[lo]] += low
+            self.type_counts[TYPE_NAMES[hi]] += high
+            if low + high < total:  # types between the two
+                for code in range(lo + 1, hi):
+                    self.type_counts[TYPE_NAMES[code]] += int(counts.sum(where=codes == code))
         view = view or ByteView(values)
         lengths = view.char_lengths(values)
         self.lengths.update_np(lengths)
