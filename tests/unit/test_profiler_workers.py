@@ -148,3 +148,19 @@ def test_a_worker_killed_mid_run_is_an_internal_error_not_a_hang(generated: byte
     with pytest.raises(errors.InternalError, match="ended without a result"):
         engine.profile(KillingStream(generated, after=4 * MiB), size=len(generated), budget=budget())
     assert child_pids() == []
+
+
+def test_chunks_read_into_shared_slots_match_threads_at_every_cut() -> None:
+    """Small blocks: a first chunk inside the head, quoted newlines across cuts, no final newline."""
+    rows = [f'{i},"note {i}\nline two, ""quoted""",{i * 0.5}' for i in range(3_000)]
+    data = ("n,text,x\n" + "\n".join(rows)).encode()
+    for block in (4 * 1024, 16 * 1024, 100 * 1024):
+        engine = ArrowProfileEngine(block_size=block, workers=2, processes=True)
+        forked = engine.profile(io.BytesIO(data), size=len(data), budget=budget())
+        single = ArrowProfileEngine(block_size=block, workers=1, processes=False).profile(
+            io.BytesIO(data), size=len(data), budget=budget()
+        )
+        assert forked["dataset"]["rows"] == single["dataset"]["rows"] == 3_000, block
+        for a, b in zip(forked["columns"], single["columns"], strict=True):
+            assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}, (block, a["name"])
+    assert child_pids() == []

@@ -43,6 +43,7 @@ from csvprof.limits import MiB, ProfileLimits
 from csvprof.profiler.dialect import SNIFF_BYTES, Sniffed, sniff
 from csvprof.profiler.partial import PartialProfile, quality_warnings
 from csvprof.profiler.source import (
+    Buffer,
     CountingSource,
     Utf8Transcoder,
     count_byte,
@@ -378,7 +379,13 @@ class ArrowProfileEngine:
             for byte_range in ranges:
                 # Each range has its own workers and partials, as a separate worker would.
                 workers: Workers | None = None
-                for chunk in row_chunks(byte_range, block_size, terminator, quote):
+
+                def buffer(size: int) -> Buffer:
+                    # Once this range's workers exist they say where chunks go (shared slots, for
+                    # processes): bound late on purpose.
+                    return workers.buffer(size) if workers is not None else bytearray(size)  # noqa: B023
+
+                for chunk in row_chunks(byte_range, block_size, terminator, quote, buffer):
                     last_chunk = chunk
                     if workers is not None:
                         workers.submit(chunk)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Iterator
+import mmap
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
 import numpy as np
 
 from csvprof.errors import EncodingError, FieldTooLarge, FileTooLarge
+
+Buffer = bytearray | mmap.mmap  # where chunks are read: both take slice assignment and rfind
 
 
 def read_head(source: BinaryIO, n: int) -> tuple[bytes, bool]:
@@ -83,7 +86,7 @@ def read_full(source: io.RawIOBase | BinaryIO, n: int) -> bytes:
 COUNT_BLOCK: Final = 256 * 1024
 
 
-def count_byte(buf: bytes | bytearray | memoryview, byte: int, end: int | None = None) -> int:
+def count_byte(buf: bytes | Buffer | memoryview, byte: int, end: int | None = None) -> int:
     """How many times `byte` occurs in buf[:end].
 
     numpy counts ~7x faster than bytes.count, block by block into one small scratch array:
@@ -101,7 +104,7 @@ def count_byte(buf: bytes | bytearray | memoryview, byte: int, end: int | None =
     return total
 
 
-def last_row_end(buf: bytes | bytearray, terminator: bytes, quote: bytes, size: int | None = None) -> int:
+def last_row_end(buf: bytes | Buffer, terminator: bytes, quote: bytes, size: int | None = None) -> int:
     """Index just past the last terminator outside quotes, or -1.
 
     A terminator ends a row when an even number of quote characters precede it:
@@ -116,23 +119,28 @@ def last_row_end(buf: bytes | bytearray, terminator: bytes, quote: bytes, size: 
         prev = buf.rfind(terminator, 0, pos)
         if prev < 0:
             return -1
-        quotes -= buf.count(quote, prev, pos)
+        quotes -= count_byte(memoryview(buf)[prev:pos], quote[0])
         pos = prev
     return pos + len(terminator)
 
 
 def row_chunks(
-    stream: io.RawIOBase | BinaryIO, block_size: int, terminator: bytes, quote: bytes
+    stream: io.RawIOBase | BinaryIO,
+    block_size: int,
+    terminator: bytes,
+    quote: bytes,
+    buffer: Callable[[int], Buffer] = bytearray,
 ) -> Iterator[memoryview]:
     """Whole-row chunks of about `block_size` bytes, for parsing in parallel.
 
-    Each chunk is a view of its own buffer (read in place, never copied; only the
-    partial last row is carried into the next buffer). Raises FieldTooLarge when one
-    row (or an unterminated quoted field) outgrows a block, so memory stays bounded.
+    Each chunk is a view of the buffer `buffer(size)` gave for it (read in place, never
+    copied; only the partial last row is carried into the next buffer). Raises
+    FieldTooLarge when one row (or an unterminated quoted field) outgrows a block, so
+    memory stays bounded.
     """
     rest = b""
     while True:
-        buf = bytearray(max(block_size, len(rest) + 1))
+        buf = buffer(max(block_size, len(rest) + 1))
         buf[: len(rest)] = rest
         filled = len(rest)
         view = memoryview(buf)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from csvprof.errors import InternalError, TimeLimitExceeded
 from csvprof.profiler.partial import PartialProfile
+from csvprof.profiler.source import Buffer
 
 if TYPE_CHECKING:
     from csvprof.profiler.engine import Parser
@@ -37,6 +38,9 @@ class Workers(Protocol):
 
     def fold_head(self, columns: list[Any], ragged: int) -> None:
         """Fold the head rows the caller parsed for the column names (too few to observe)."""
+
+    def buffer(self, size: int) -> Buffer:
+        """Where to read the next chunk (`size` bytes); a chunk read there is submitted without a copy."""
 
     def submit(self, chunk: memoryview) -> None:
         """Parse and fold one chunk of whole rows; blocks while every worker is busy."""
@@ -90,6 +94,9 @@ class ThreadWorkers:
     @property
     def pids(self) -> list[int]:
         return []
+
+    def buffer(self, size: int) -> Buffer:
+        return bytearray(size)  # a new one each time: queued chunks keep theirs
 
     def fold_head(self, columns: list[Any], ragged: int) -> None:
         self._in_flight.append(self._pool.submit(self._run, _fold, columns, ragged, False))
@@ -168,9 +175,7 @@ class _Child:
         self.result: PartialProfile | None = None
 
 
-def _serve(
-    parser: Parser, part: PartialProfile, slots: mmap.mmap, slot_bytes: int, inbox: int, outbox: int
-) -> None:
+def _serve(parser: Parser, part: PartialProfile, slots: list[mmap.mmap], inbox: int, outbox: int) -> None:
     """A worker process: fold the chunks it is sent, then send back its partial profile."""
     try:
         while True:
@@ -180,8 +185,7 @@ def _serve(
                 return  # the parent is gone: nobody wants the result
             if slot == _STOP:
                 break
-            start = slot * slot_bytes
-            _parse_and_fold(part, parser, [memoryview(slots)[start : start + length]])
+            _parse_and_fold(part, parser, [memoryview(slots[slot])[:length]])
             _write_all(outbox, _MESSAGE.pack(_DONE, slot))
         payload = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
         _write_all(outbox, _MESSAGE.pack(_RESULT, len(payload)) + payload)
@@ -196,8 +200,9 @@ def _serve(
 class ForkWorkers:
     """`processes` forked workers, each folding whole chunks into its own partial profile.
 
-    Chunks reach them through shared memory slots (an anonymous shared mapping: no /dev/shm,
-    which Lambda lacks), and their partials come back pickled through a pipe. The children
+    Chunks are read straight into shared memory slots (anonymous shared mappings: no
+    /dev/shm, which Lambda lacks), so a chunk reaches its worker without a copy, and the
+    workers' partials come back pickled through a pipe. The children
     start only when there are two chunks to fold: a one-chunk file is folded here. The head
     rows are folded here before the fork, so the children inherit warm caches (compiled
     patterns, lazily imported modules) instead of paying for them each.
@@ -222,8 +227,9 @@ class ForkWorkers:
         self._own = self._new_part()
         self._waiting: memoryview | None = None  # the first chunk, until a second one comes
         self._children: list[_Child] = []
-        self._slots: mmap.mmap | None = None
+        self._slots: list[mmap.mmap] = []
         self._free: list[int] = []
+        self._filling: int | None = None  # the slot last handed out by buffer()
 
     @property
     def pids(self) -> list[int]:
@@ -235,9 +241,25 @@ class ForkWorkers:
     def fold_head(self, columns: list[Any], ragged: int) -> None:
         _fold(self._own, self._parser, columns, ragged, observe=False)
 
+    def buffer(self, size: int) -> Buffer:
+        if size > self._slot_bytes:
+            return bytearray(size)
+        if not self._slots:
+            count = self._processes * SLOTS_PER_PROCESS
+            self._slots = [mmap.mmap(-1, self._slot_bytes) for _ in range(count)]  # MAP_SHARED
+            self._free = list(range(count))
+        if self._filling is not None:  # handed out, never submitted (the stream had ended)
+            self._free.append(self._filling)
+        while not self._free:
+            self._collect()
+        self._filling = self._free.pop()
+        return self._slots[self._filling]
+
     def submit(self, chunk: memoryview) -> None:
         if len(chunk) > self._slot_bytes:
             raise ValueError(f"a chunk of {len(chunk)} bytes does not fit a {self._slot_bytes}-byte slot")
+        if self._filling is not None and self._slot_of(chunk) == self._filling:
+            self._filling = None  # the slot now holds this chunk until a worker is done with it
         if not self._children:
             if self._waiting is None:
                 self._waiting = chunk
@@ -267,14 +289,9 @@ class ForkWorkers:
                 os.kill(child.pid, signal.SIGKILL)
             os.waitpid(child.pid, 0)
         self._children = []
-        if self._slots is not None:
-            self._slots.close()
-            self._slots = None
+        self._slots = []  # unmapped once no chunk view refers to them
 
     def _start(self) -> None:
-        count = self._processes * SLOTS_PER_PROCESS
-        self._slots = mmap.mmap(-1, count * self._slot_bytes)  # MAP_SHARED | MAP_ANONYMOUS
-        self._free = list(range(count))
         for _ in range(self._processes):
             inbox, requests = os.pipe()
             replies, outbox = os.pipe()
@@ -287,20 +304,23 @@ class ForkWorkers:
                     for sibling in self._children:
                         os.close(sibling.requests)
                         os.close(sibling.replies)
-                    _serve(self._parser, part, self._slots, self._slot_bytes, inbox, outbox)
+                    _serve(self._parser, part, self._slots, inbox, outbox)
                 finally:
                     os._exit(0)
             os.close(inbox)
             os.close(outbox)
             self._children.append(_Child(pid, requests, replies))
 
+    def _slot_of(self, chunk: memoryview) -> int | None:
+        return next((k for k, slot in enumerate(self._slots) if chunk.obj is slot), None)
+
     def _send(self, chunk: memoryview) -> None:
-        while not self._free:
-            self._collect()
-        assert self._slots is not None
-        slot = self._free.pop()
-        start = slot * self._slot_bytes
-        self._slots[start : start + len(chunk)] = chunk
+        slot = self._slot_of(chunk)
+        if slot is None:  # read elsewhere (the first chunk, a last partial row): copy it into a slot
+            while not self._free:
+                self._collect()
+            slot = self._free.pop()
+            self._slots[slot][: len(chunk)] = chunk
         child = min(self._children, key=lambda c: c.outstanding)
         child.outstanding += 1
         _request(child, slot, len(chunk))
