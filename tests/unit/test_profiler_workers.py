@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -163,4 +164,26 @@ def test_chunks_read_into_shared_slots_match_threads_at_every_cut() -> None:
         assert forked["dataset"]["rows"] == single["dataset"]["rows"] == 3_000, block
         for a, b in zip(forked["columns"], single["columns"], strict=True):
             assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}, (block, a["name"])
+    assert child_pids() == []
+
+
+@pytest.mark.parametrize("forks_that_work", [0, 1])
+def test_when_fork_fails_the_profile_is_made_with_the_workers_there_are(
+    generated: bytes, monkeypatch: pytest.MonkeyPatch, forks_that_work: int
+) -> None:
+    real_fork, left = os.fork, [forks_that_work]
+
+    def fork() -> int:
+        if left[0] == 0:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        left[0] -= 1
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    forked = run(generated, processes=True)
+    monkeypatch.undo()
+    threads = run(generated, processes=False, workers=1)
+    assert forked["dataset"] == threads["dataset"]
+    for a, b in zip(forked["columns"], threads["columns"], strict=True):
+        assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}, a["name"]
     assert child_pids() == []

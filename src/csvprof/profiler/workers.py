@@ -230,6 +230,7 @@ class ForkWorkers:
         self._slots: list[mmap.mmap] = []
         self._free: list[int] = []
         self._filling: int | None = None  # the slot last handed out by buffer()
+        self._inline = False  # set when no worker process could be forked
 
     @property
     def pids(self) -> list[int]:
@@ -260,14 +261,14 @@ class ForkWorkers:
             raise ValueError(f"a chunk of {len(chunk)} bytes does not fit a {self._slot_bytes}-byte slot")
         if self._filling is not None and self._slot_of(chunk) == self._filling:
             self._filling = None  # the slot now holds this chunk until a worker is done with it
-        if not self._children:
+        if not self._children and not self._inline:
             if self._waiting is None:
                 self._waiting = chunk
                 return
             self._start()
             waiting, self._waiting = self._waiting, None
-            self._send(waiting)
-        self._send(chunk)
+            self._dispatch(waiting)
+        self._dispatch(chunk)
 
     def finish(self) -> list[PartialProfile]:
         if not self._children:
@@ -296,7 +297,12 @@ class ForkWorkers:
             inbox, requests = os.pipe()
             replies, outbox = os.pipe()
             part = self._new_part()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes to be had (a process or memory limit)
+                for fd in (inbox, requests, replies, outbox):
+                    os.close(fd)
+                break
             if pid == 0:  # the child: serve, then leave without running the parent's cleanup
                 try:
                     os.close(requests)
@@ -310,6 +316,16 @@ class ForkWorkers:
             os.close(inbox)
             os.close(outbox)
             self._children.append(_Child(pid, requests, replies))
+        self._inline = not self._children  # with none at all, this process folds every chunk
+
+    def _dispatch(self, chunk: memoryview) -> None:
+        if not self._inline:
+            self._send(chunk)
+            return
+        slot = self._slot_of(chunk)
+        _parse_and_fold(self._own, self._parser, [chunk])
+        if slot is not None:
+            self._free.append(slot)
 
     def _slot_of(self, chunk: memoryview) -> int | None:
         return next((k for k, slot in enumerate(self._slots) if chunk.obj is slot), None)
