@@ -4,12 +4,15 @@ Run from the repository root. Prints {"tool", "seconds", "peak_rss_mb", "rows"} 
 as JSON, measured in this process only, so the test runner's memory is not mixed in. Peak
 memory is the larger of this process's VmHWM and the process tree's memory sampled every
 100 ms (csvprof folds in forked workers: their private pages plus this process's RSS, which
-is what a Lambda function's memory limit counts). Imports happen before the clock starts.
+is what a Lambda function's memory limit counts); the perf tests replace the sampling with
+a memory cgroup's peak where they can (tests/perf/cgroup.py). Imports happen before the clock
+starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -20,7 +23,10 @@ from csvprof.errors import ProfilingError
 from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, rss_mb
 from csvprof.profiler.system import child_pids
 
-SAMPLE_S = 0.1  # each sample walks the workers' page tables: every 50 ms cost 5-9 % of a 1 GB run
+# Each sample walks the workers' page tables: every 50 ms cost 5-9 % of a 1 GB run. The perf
+# tests set SAMPLE_ENV to 0 when the run has a memory cgroup of its own (tests/perf/cgroup.py).
+SAMPLE_ENV = "CSVPROF_PROBE_SAMPLE_S"
+SAMPLE_S = float(os.environ.get(SAMPLE_ENV, "0.1"))
 
 
 class TreeMemory:
@@ -32,12 +38,14 @@ class TreeMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> TreeMemory:
-        self._thread.start()
+        if SAMPLE_S > 0:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
@@ -72,7 +80,20 @@ def main(argv: list[str]) -> dict[str, Any]:
         raise SystemExit(f"unknown tool {tool!r}; expected one of {sorted(runners)}")
     with TreeMemory() as tree:
         result = runners[tool](path)
-    return {"tool": tool, **result, "peak_rss_mb": max(peak_rss_mb(), tree.peak_mb)}
+    return {
+        "tool": tool,
+        **result,
+        "peak_rss_mb": max(peak_rss_mb(), tree.peak_mb),
+        "rss_file_mb": rss_file_mb(),
+    }
+
+
+def rss_file_mb() -> float:
+    """This process's file-backed resident pages (shared libraries), from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 if __name__ == "__main__":

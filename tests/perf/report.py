@@ -59,9 +59,13 @@ def render(doc: dict[str, Any]) -> str:
         "",
         "csvprof's profiler against DuckDB `SUMMARIZE` on the same seeded file (tests/perf), in the",
         "same run. Each tool runs in a fresh interpreter (`python -m tests.perf.probe`); time excludes",
-        "imports. Peak RSS is the larger of that process's VmHWM and its process tree's memory, sampled",
-        "every 100 ms: csvprof folds in forked worker processes, counted as the parent's RSS plus each",
-        "worker's private pages. Each tool runs several times, alternating, and the fastest run counts.",
+        "imports. Peak RSS is the larger of that process's VmHWM and the peak of its whole process tree:",
+        "csvprof folds in forked worker processes. The tree's peak is the kernel's, for a memory cgroup the",
+        "run has to itself, which counts each page once, as a Lambda function's limit does, plus the",
+        "process's file-backed pages (shared libraries, cached and charged before the run began)",
+        "(`memory: cgroup` below); where no cgroup can be made, the parent's RSS plus each worker's",
+        "private pages, sampled every 100 ms (`memory: sampled`). Each tool runs several times,",
+        "alternating, and the fastest run counts.",
         f"Gates: throughput ratio (csvprof MB/s ÷ DuckDB MB/s) ≥ {MIN_THROUGHPUT_RATIO}, csvprof peak RSS",
         f"≤ {MAX_PEAK_RSS_MB} MB.",
         "",
@@ -88,7 +92,7 @@ def render(doc: dict[str, Any]) -> str:
         lines.append(
             f"* **{size}**: {m['cpu_model']}, {m['cores_available']} cores available; Python {m['python']}, "
             f"pyarrow {m['pyarrow']}, numpy {m['numpy']}, datasketches {m['datasketches']}, "
-            f"duckdb {m['duckdb']}; {m['platform']}."
+            f"duckdb {m['duckdb']}; {m['platform']}; memory: {results[size].get('memory', 'sampled')}."
         )
     lines += ["", DATA_START, json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True), DATA_END]
     return "\n".join(lines) + "\n"

@@ -49,6 +49,7 @@ def test_throughput_and_peak_rss_vs_duckdb_summarize(
         "bytes": path.stat().st_size,
         "rows": best["rows"],
         "runs": ROUNDS,
+        "memory": best["memory"],
         "ratio": round(ratio, 3),
         "csvprof": {
             "seconds": round(best["seconds"], 3),
