@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import calendar
 from collections import Counter
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from csvprof.profiler.columns import ColumnAccumulator, MinMax
+from csvprof.profiler.columns import _BLANK_FIRST, ColumnAccumulator, MinMax
 from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings, merge_counts
-from csvprof.profiler.types import TYPE_NAMES, ByteView, classify
+from csvprof.profiler.types import TYPE_NAMES, ByteView, _real_day, classify
 
 
 def test_hash_is_deterministic_and_slice_independent() -> None:
@@ -140,3 +142,23 @@ def test_hll_registers_hold_each_buckets_largest_rank(hashes: list[int], batches
         low = h & ((1 << 50) - 1)
         expected[h >> 50] = max(expected[h >> 50], 51 - low.bit_length())
     assert np.array_equal(hll.registers, expected)
+
+
+def test_blank_first_bytes_cover_every_space_arrow_knows() -> None:
+    """Every code point pc.utf8_is_space accepts starts with a byte the blank prefilter lets through."""
+    points = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    spaces = pc.utf8_is_space(pa.array([chr(c) for c in points])).to_numpy(zero_copy_only=False)
+    leads = {chr(c).encode()[0] for c, is_space in zip(points, spaces, strict=True) if is_space}
+    assert leads == set(np.flatnonzero(_BLANK_FIRST).tolist())
+
+
+def test_real_day_matches_the_calendar() -> None:
+    """Every month 00-99 and day 00-99 of years around the leap-year rules, against `calendar`."""
+    years = [0, 1, 4, 100, 400, 1900, 1996, 2000, 2023, 2024, 2100, 9999]
+    grid = np.array([(y, m, d) for y in years for m in range(100) for d in range(100)], dtype=np.int32)
+    got = _real_day(grid[:, 0], grid[:, 1], grid[:, 2])
+    expected = [
+        1 <= m <= 12 and 1 <= d <= calendar.monthrange(2000 if calendar.isleap(y) else 2001, m)[1]
+        for y, m, d in grid.tolist()
+    ]
+    assert got.tolist() == expected

@@ -41,8 +41,11 @@ _ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True
 _NULL_FIRST: Final = np.zeros(256, dtype=bool)
 _NULL_FIRST[list({ord(m[0]) for m in NULL_MARKERS})] = True
 _NULL_MAX_BYTES: Final = max(len(m.encode()) for m in NULL_MARKERS)
-_BLANK_FIRST: Final = _ASCII_SPACE.copy()
-_BLANK_FIRST[0x80:] = True  # Unicode spaces (NBSP, ideographic space) start with a non-ASCII byte
+# First UTF-8 bytes of every code point pc.utf8_is_space accepts (tested against it): ASCII
+# whitespace and separators 0x1C-0x1F, C2 (U+0085, NBSP), E1 (U+1680), E2 (U+2000-U+205F)
+# and E3 (U+3000). Text starting with any other byte, "é" or a letter, is never blank.
+_BLANK_FIRST: Final = np.zeros(256, dtype=bool)
+_BLANK_FIRST[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 F64 = npt.NDArray[np.float64]
 

