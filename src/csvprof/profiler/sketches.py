@@ -368,7 +368,8 @@ class FrequentValues:
             values, counts = self._reduce(values, counts)
             if len(values) == 0:  # on unique-ish columns the batch usually reduces to nothing
                 return
-        self._absorb(values, counts)
+            hashes = None  # of the values before the reduction
+        self._absorb(values, counts, hashes)
 
     def _cut(self, counts: I64) -> int:
         """The (width + 1)-th largest count (0 when there are at most `width` values)."""
@@ -405,11 +406,16 @@ class FrequentValues:
         self.total += other.total
         self._absorb(other.values, other.counts)
 
-    def _absorb(self, values: Any, counts: I64) -> None:
-        """Fold in distinct (value, count) pairs."""
+    def _absorb(self, values: Any, counts: I64, hashes: U64 | None = None) -> None:
+        """Fold in distinct (value, count) pairs (`hashes`: of `values`, when known)."""
+        before = self.values
         self.values, self.counts = merge_counts(self.values, self.counts, values, counts)
         if self.hll is None and (len(self.values) > self.exact_limit or self.values.nbytes > self.max_bytes):
-            self._go_approximate()
+            # The merged set's sketch is the union of the old table's and the batch's: the batch
+            # comes with its hashes, so only the old table (at most exact_limit values) is hashed.
+            self.hll = HyperLogLog()
+            self.hll.update_strings(before)
+            self.hll.update_hashes(hash_strings(values) if hashes is None else hashes)
         if self.hll is not None:
             self._prune()
 
@@ -426,7 +432,7 @@ class FrequentValues:
             return
         counts = self.counts
         if self.values.nbytes <= self.max_bytes:  # the usual case: keep `width`, no sort needed
-            cut = int(np.partition(counts, n - self.width - 1)[n - self.width - 1])
+            cut = self._cut(counts)  # np.partition took 2.4 ms on 35 K counts of mostly 1
         else:
             order = np.argsort(-counts, kind="stable")
             sizes = pc.binary_length(self.values).to_numpy()[order].cumsum()
