@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from csvprof.profiler.columns import _BLANK_FIRST, ColumnAccumulator, MinMax
 from csvprof.profiler.sketches import FrequentValues, HyperLogLog, hash_strings, merge_counts
-from csvprof.profiler.types import TYPE_NAMES, ByteView, _real_day, classify
+from csvprof.profiler.types import TYPE_NAMES, ByteView, _numbers_by_cast, _real_day, classify
 
 
 def test_hash_is_deterministic_and_slice_independent() -> None:
@@ -162,3 +162,50 @@ def test_real_day_matches_the_calendar() -> None:
         for y, m, d in grid.tolist()
     ]
     assert got.tolist() == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text("0123456789+-.eE", min_size=1, max_size=8),
+            st.floats(allow_nan=False, allow_infinity=False).map(repr),
+            st.integers(-(10**20), 10**20).map(str),
+            st.sampled_from(["1e999", "-1e999", "007", "-0", "+5", "5.", "-.5", "2024-01-31", "1.5E+05"]),
+        ),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_numbers_typed_by_cast_match_the_regexes(cells: list[str]) -> None:
+    """The decimal hint's cast path gives every value the type, and the number, the regexes give it."""
+    values = pa.array(cells)
+    by_cast, by_regex = classify(values, hint="decimal"), classify(values)
+    assert by_cast.codes.tolist() == by_regex.codes.tolist()
+    assert by_cast.int_pos.tolist() == by_regex.int_pos.tolist()
+    assert by_cast.ints.tolist() == by_regex.ints.tolist()
+    assert by_cast.dec_pos.tolist() == by_regex.dec_pos.tolist()
+    assert by_cast.decs.tolist() == by_regex.decs.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False).map(repr),
+            st.floats(allow_nan=False, allow_infinity=False).map(lambda x: f"{x:.3e}"),
+            st.integers(-(10**20), 10**20).map(str),
+            st.sampled_from(["1e999", "-1e999", "007", "-0", "0", "5.", "-.5", "00.5", "1.5E+05", "-007"]),
+            st.sampled_from(["123456789012345678", "1234567890123456789", "-1234567890123456789", "-0123"]),
+        ),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_the_cast_path_runs_on_numbers_and_agrees(cells: list[str]) -> None:
+    values = pa.array(cells)
+    assert _numbers_by_cast(values) is not None  # these are all castable: the fast path is taken
+    by_cast, by_regex = classify(values, hint="decimal"), classify(values)
+    assert by_cast.codes.tolist() == by_regex.codes.tolist()
+    assert by_cast.ints.tolist() == by_regex.ints.tolist()
+    assert by_cast.decs.tolist() == by_regex.decs.tolist()
