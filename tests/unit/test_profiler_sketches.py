@@ -84,6 +84,42 @@ def test_text_min_max_by_prefix_keys_matches_byte_order(batches: list[list[str]]
     assert text.hi.encode() == max(everything)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.one_of(
+                    st.text(alphabet="2019-:T ab\x00é", max_size=20),
+                    # long shared prefixes: ties on the 8-byte keys
+                    st.tuples(
+                        st.sampled_from(["2019-01-0", "2019-01-01T", "2019-0", "2019-01"]),
+                        st.text("019:T", max_size=6),
+                    ).map("".join),
+                ),
+                st.booleans(),
+            ),
+            min_size=1,
+            max_size=200,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_min_max_of_the_values_at_some_positions(batches: list[list[tuple[str, bool]]]) -> None:
+    # Typed min/max (dates, timestamps) read the positions of their type within a batch.
+    typed = MinMax()
+    chosen: list[bytes] = []
+    for batch in batches:
+        values = pa.array([v for v, _ in batch])
+        at = np.array([i for i, (_, pick) in enumerate(batch) if pick], dtype=np.int64)
+        typed.update_text(values, ByteView(values), at)
+        chosen += [batch[i][0].encode() for i in at]
+    assert (typed.lo is None) == (not chosen)
+    if chosen:
+        assert (typed.lo.encode(), typed.hi.encode()) == (min(chosen), max(chosen))
+
+
 _TYPED_SAMPLES = [
     "42", "-7", "007", "3.25", "1e5", "-.5", "true", "No", "2024-02-29", "2023-02-29",
     "2024-01-31T23:59:59Z", "2024-01-31 08:00", "2024-01-31T08:00:00.123+05:30", "9f1cf71d-5647",
@@ -209,3 +245,14 @@ def test_the_cast_path_runs_on_numbers_and_agrees(cells: list[str]) -> None:
     assert by_cast.codes.tolist() == by_regex.codes.tolist()
     assert by_cast.ints.tolist() == by_regex.ints.tolist()
     assert by_cast.decs.tolist() == by_regex.decs.tolist()
+
+
+def test_typed_min_max_compares_values_that_tie_on_the_prefix_key() -> None:
+    # Past 64 values the 8-byte prefix keys pick the candidates; a value sharing the current
+    # minimum's key ("2019-01-") but smaller after it must still be compared.
+    first = pa.array([f"2019-01-0{d}T12:00" for d in range(5, 10)] * 20 + ["x"] * 10)
+    typed = MinMax()
+    typed.update_text(first, ByteView(first), np.arange(100))
+    second = pa.array(["2019-01-01T00:00", "2019-01-31T23:59"] + ["2019-01-07T12:00"] * 98 + ["y"] * 5)
+    typed.update_text(second, ByteView(second), np.arange(100))
+    assert (typed.lo, typed.hi) == ("2019-01-01T00:00", "2019-01-31T23:59")

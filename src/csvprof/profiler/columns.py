@@ -73,25 +73,32 @@ class MinMax:
             mm = pc.min_max(values)
             self.merge(MinMax(mm["min"].as_py(), mm["max"].as_py()))
 
-    def update_text(self, values: Any, view: ByteView) -> None:
-        """Lexicographic min/max, comparing only values whose first bytes could beat them.
+    def update_text(self, values: Any, view: ByteView, at: I64 | None = None) -> None:
+        """Lexicographic min/max of `values` (or of those at positions `at`), comparing only
+        values whose first bytes could beat them.
 
         After the first chunks almost no value can. The first byte (which the null and padding
         checks gather anyway) rules out most values of a text column; where it tells little
         (dates all start with "2"), 8-byte prefix keys do. Either is cheaper than comparing
-        every string.
+        every string: a timestamp column's min/max took 0.5 ms a chunk by pc.min_max.
         """
-        if self.lo is None or len(values) < 64:
-            self.update(values)
+        n = len(values) if at is None else len(at)
+        if self.lo is None or n < 64:
+            self.update(values if at is None else values.take(pa.array(at)))
             return
         lo, hi = _prefix_key(self.lo), _prefix_key(self.hi)
-        first = view.at(0)
+        first = view.at(0) if at is None else view.at(0).take(at)
         maybe = (first <= np.uint8(lo >> np.uint64(56))) | (first >= np.uint8(hi >> np.uint64(56)))
-        if np.count_nonzero(maybe) > len(values) >> 2:
+        if np.count_nonzero(maybe) > n >> 2:
             keys, keyed = view.prefix_keys()
-            maybe[:keyed] = (keys <= lo) | (keys >= hi)
+            if at is None:
+                maybe[:keyed] = (keys <= lo) | (keys >= hi)
+            else:  # values past `keyed` have no key: they stay candidates
+                has_key = at < keyed
+                at_keys = keys.take(at[has_key])
+                maybe[has_key] = (at_keys <= lo) | (at_keys >= hi)
         if maybe.any():
-            self.update(values.filter(pa.array(maybe)))
+            self.update(values.filter(pa.array(maybe)) if at is None else values.take(pa.array(at[maybe])))
 
     def update_np(self, x: Any) -> None:
         if len(x):
@@ -249,9 +256,9 @@ class ColumnAccumulator:
             self.decimals.update_np(kinds.decs)
             parts.append((kinds.decs, counts[kinds.dec_pos]))
         if len(kinds.date_pos):
-            self.dates.update(values.take(pa.array(kinds.date_pos)))
+            self.dates.update_text(values, view, kinds.date_pos)  # ISO dates sort as text
         if len(kinds.datetime_pos):
-            self.datetimes.update(values.take(pa.array(kinds.datetime_pos)))
+            self.datetimes.update_text(values, view, kinds.datetime_pos)
         if parts:
             x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
             w = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]

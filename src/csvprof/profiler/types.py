@@ -262,7 +262,7 @@ def _numbers_by_cast(values: Any) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np
 class ByteView:
     """Bytes at fixed positions of every value of a pa.StringArray, gathered from Arrow's buffers."""
 
-    __slots__ = ("_first", "data", "lengths", "starts")
+    __slots__ = ("_first", "_keys", "data", "lengths", "starts")
 
     def __init__(self, values: Any) -> None:
         n = len(values)
@@ -274,6 +274,7 @@ class ByteView:
         # Gathers past a value's end are clipped into the buffer, then masked; never copy the data.
         self.data = raw if len(raw) else np.zeros(1, np.uint8)
         self._first: npt.NDArray[np.uint8] | None = None
+        self._keys: tuple[npt.NDArray[np.uint64], int] | None = None
 
     def at(self, k: int, checked: bool = False) -> npt.NDArray[np.uint8]:
         """Byte k of each value; 0 where a value is shorter unless `checked` says none is.
@@ -299,11 +300,13 @@ class ByteView:
         Values ending in the buffer's last 16 bytes get no key (a suffix, as offsets never
         decrease); callers treat those as always interesting.
         """
-        words = aligned_words(self.data)
-        keyed = int(np.searchsorted(self.starts, len(words) * 8 - 16, side="left"))
-        starts, lengths = self.starts[:keyed].astype(np.int64), self.lengths[:keyed]
-        raw = word_at(words, starts) & tail_mask(np.minimum(lengths, 8))
-        return raw.byteswap(), keyed
+        if self._keys is None:  # kept: text and typed min/max both read them
+            words = aligned_words(self.data)
+            keyed = int(np.searchsorted(self.starts, len(words) * 8 - 16, side="left"))
+            starts, lengths = self.starts[:keyed].astype(np.int64), self.lengths[:keyed]
+            raw = word_at(words, starts) & tail_mask(np.minimum(lengths, 8))
+            self._keys = raw.byteswap(), keyed
+        return self._keys
 
     def char_lengths(self, values: Any) -> npt.NDArray[np.int32]:
         """Length in characters: the byte lengths when the text is ASCII (one max over the bytes)."""
