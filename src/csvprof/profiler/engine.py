@@ -68,9 +68,9 @@ SCHEMA_VERSION: Final = "1"
 THREAD_BLOCK_SIZE: Final = 8 * MiB
 PROCESS_BLOCK_SIZE: Final = 6 * MiB
 # Memory is read every RSS_SAMPLE_BYTES of input: each worker's smaps_rollup walks its page
-# tables, and at 16 MiB those reads took 0.24 s of the parent's CPU on a 1 GB file (4.39 s
-# against 4.23-4.27 s without them).
-RSS_SAMPLE_BYTES: Final = 64 * MiB
+# tables (about 3.5 ms a worker). At 16 MiB those reads took 0.24 s of the parent's CPU on a
+# 1 GB file (4.39 s against 4.23-4.27 s without them); at 64 MiB, still 1 % of all samples.
+RSS_SAMPLE_BYTES: Final = 128 * MiB
 # The first chunk's rows in its first HEAD_BYTES give the column names (see _head_end).
 HEAD_BYTES: Final = 64 * 1024
 _TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
