@@ -55,6 +55,8 @@ _NUMBER_FIRST[[ord(c) for c in "0123456789+-."]] = True
 _TYPED_BYTE: Final = np.zeros(256, dtype=bool)
 _TYPED_BYTE[[0, *(ord(c) for c in "0123456789+-.eE:TZ ")]] = True
 _TYPED_PREFIX: Final = 5
+_TYPED_LAST: Final = np.zeros(256, dtype=bool)  # the last byte of a number, date or timestamp
+_TYPED_LAST[[ord(c) for c in "0123456789.Z"]] = True
 _BOOLEAN_FIRST: Final = np.zeros(256, dtype=bool)
 _BOOLEAN_FIRST[[ord(w[0]) for w in BOOLEAN_WORDS]] = True
 _BOOLEAN_MAX_BYTES: Final = max(len(w) for w in BOOLEAN_WORDS)
@@ -381,6 +383,8 @@ def classify(values: Any, hint: str | None = None) -> Classified:
                 if not candidates.any():
                     break
                 candidates &= _TYPED_BYTE.take(view.at(k))
+            if candidates.any():  # and ends in a digit, a point or Z: a third of UUIDs do not
+                candidates &= _TYPED_LAST.take(view.last())
             candidates |= _BOOLEAN_FIRST.take(first) & (view.lengths <= _BOOLEAN_MAX_BYTES)
             if not candidates.any():
                 break
