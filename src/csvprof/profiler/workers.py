@@ -202,10 +202,10 @@ class ForkWorkers:
 
     Chunks are read straight into shared memory slots (anonymous shared mappings: no
     /dev/shm, which Lambda lacks), so a chunk reaches its worker without a copy, and the
-    workers' partials come back pickled through a pipe. The children
-    start only when there are two chunks to fold: a one-chunk file is folded here. The head
-    rows are folded here before the fork, so the children inherit warm caches (compiled
-    patterns, lazily imported modules) instead of paying for them each.
+    workers' partials come back pickled through a pipe. The children start only when there
+    are two chunks to fold: a one-chunk file is folded here. The head rows are folded here
+    before the fork, so the children inherit warm caches (compiled patterns, lazily imported
+    modules) instead of paying for them each.
     """
 
     def __init__(
