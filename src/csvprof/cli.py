@@ -129,7 +129,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     budget = replace(default_budget(), progress=on_bytes)
     try:
         with source.open("rb") as stream:
-            profile = engine.profile(stream, size=size, budget=budget)
+            profile = engine.profile(stream, size=size, budget=budget).to_dict()
     except ProfilingError as exc:
         print(f"FAILED {exc.code}: {exc.message}")
         return EXIT_FAILED

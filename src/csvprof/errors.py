@@ -134,11 +134,29 @@ class InternalError(ProfilingError):
     http_status = 500
 
 
-# --- Not registry codes: control flow between the domain and its adapters ----------
+# --- Not registry codes: control flow inside the service, never an answer on their own ----
+# Adapters raise these (or their own errors); the domain or a handler decides what they mean.
 
 
 class PreconditionFailed(Exception):
     """A conditional S3 write lost a race (412) or the object already exists."""
+
+
+class UnknownDataset(Exception):
+    """No meta for the id: the message or request refers to nothing."""
+
+
+class InvalidTransition(Exception):
+    """A status change the machine forbids; the caller decides whether that is a no-op."""
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"{current} -> {target} is not allowed")
+        self.current = current
+        self.target = target
+
+
+class MalformedMessage(Exception):
+    """A body that is not a valid queue message: poison, left for the DLQ."""
 
 
 def registry() -> dict[str, type[CsvProfError]]:

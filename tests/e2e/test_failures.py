@@ -64,7 +64,7 @@ def test_message_for_a_missing_source_fails_source_missing(http: HttpApi, stack:
     )
     # When its message arrives
     SqsWorkQueue(stack.sqs(), stack.work_queue_urls).send(
-        "blue", DatasetMessage(dataset_id, "blue", keys.raw_key(dataset_id), format_ts(now))
+        "blue", DatasetMessage(dataset_id, "blue", format_ts(now))
     )
     # Then it ends FAILED SOURCE_MISSING
     meta = http.wait_terminal(dataset_id)

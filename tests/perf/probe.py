@@ -56,7 +56,9 @@ def run_csvprof(path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with path.open("rb") as f:
-            profile = ArrowProfileEngine().profile(f, size=path.stat().st_size, budget=default_budget())
+            profile = (
+                ArrowProfileEngine().profile(f, size=path.stat().st_size, budget=default_budget()).to_dict()
+            )
     except ProfilingError as exc:
         return {"error": exc.code, "seconds": time.perf_counter() - started}
     return {"seconds": time.perf_counter() - started, "rows": profile["dataset"]["rows"]}

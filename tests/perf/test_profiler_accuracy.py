@@ -17,8 +17,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from csvprof.domain.ports import Budget
 from csvprof.limits import ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.columns import QUANTILES
 from csvprof.profiler.types import BOOLEAN_WORDS, DATE_RE, DATETIME_RE, DECIMAL_RE, INTEGER_RE, NULL_MARKERS
 from csvprof.testdata import COLUMNS, write_csv
@@ -42,7 +43,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
     path = tmp_path_factory.mktemp("accuracy") / "mixed-20mb.csv"
     write_csv(path, 20_000_000, seed=7, null_rate=0.1)
     data = path.read_bytes()
-    profile = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=BUDGET)
+    profile = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=BUDGET).to_dict()
     return path, profile
 
 

@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from csvprof.contracts.api import PresignedUpload
 from csvprof.contracts.events import PlatformEvent
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
-from csvprof.domain.ports import PresignedUpload, SourceInfo, Versioned
+from csvprof.contracts.profile import Profile
+from csvprof.domain.ports import SourceInfo, Versioned
 from csvprof.errors import PreconditionFailed, SourceMissing
 
 _etags = itertools.count(1)
@@ -37,7 +40,7 @@ class InMemoryMetas:
         self.stored[meta.dataset_id] = (meta, etag)
         return etag
 
-    def load(self, dataset_id: str) -> Versioned | None:
+    def load(self, dataset_id: DatasetId) -> Versioned | None:
         self.calls.append(f"load {dataset_id}")
         found = self.stored.get(dataset_id)
         return Versioned(*found) if found else None
@@ -51,9 +54,9 @@ class InMemoryMetas:
         self.stored[meta.dataset_id] = (meta, new_etag)
         return new_etag
 
-    def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]:
+    def list(self, limit: int, after: DatasetId | None) -> tuple[list[Meta], DatasetId | None]:
         self.calls.append("list")
-        ids = sorted(i for i in self.stored if token is None or i > token)
+        ids = sorted(i for i in self.stored if after is None or i > after)
         page = ids[:limit]
         return [self.stored[i][0] for i in page], (page[-1] if len(ids) > limit else None)
 
@@ -61,39 +64,42 @@ class InMemoryMetas:
 @dataclass
 class InMemoryArtifacts:
     sources: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def put_source(self, dataset_id: str, body: bytes, name: str | None) -> None:
+    def put_source(self, dataset_id: DatasetId, body: bytes, name: str | None) -> None:
         self.calls.append(f"put_source {dataset_id}")
         self.sources[dataset_id] = (body, name)
 
-    def presign_source_upload(self, dataset_id: str, name: str | None, expires_s: int) -> PresignedUpload:
+    def presign_source_upload(
+        self, dataset_id: DatasetId, name: str | None, expires_s: int
+    ) -> PresignedUpload:
         self.calls.append(f"presign {dataset_id}")
         return PresignedUpload(
             f"https://example.invalid/{dataset_id}", {}, datetime.now(UTC) + timedelta(seconds=expires_s)
         )
 
-    def source_info(self, dataset_id: str) -> SourceInfo | None:
+    def source_info(self, dataset_id: DatasetId) -> SourceInfo | None:
         self.calls.append(f"source_info {dataset_id}")
         found = self.sources.get(dataset_id)
         return SourceInfo(len(found[0]), found[1]) if found else None
 
     @contextmanager
-    def open_source(self, dataset_id: str) -> Iterator[BinaryIO]:
+    def open_source(self, dataset_id: DatasetId) -> Iterator[BinaryIO]:
         found = self.sources.get(dataset_id)
         if found is None:
             raise SourceMissing(dataset_id)
         yield io.BytesIO(found[0])
 
-    def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
-        self.profiles[dataset_id] = profile
+    def put_profile(self, profile: Profile) -> int:
+        assert profile.dataset_id is not None
+        self.calls.append(f"put_profile {profile.dataset_id}")
+        self.profiles[profile.dataset_id] = profile
         return 0
 
-    def get_profile(self, dataset_id: str) -> bytes | None:
-
+    def get_profile(self, dataset_id: DatasetId) -> bytes | None:
         found = self.profiles.get(dataset_id)
-        return json.dumps(found).encode() if found is not None else None
+        return json.dumps(found.to_dict()).encode() if found is not None else None
 
 
 @dataclass

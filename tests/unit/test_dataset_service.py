@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Status
 from csvprof.domain.datasets import DatasetService
 from csvprof.errors import (
     DatasetNotFound,
     EmptyBody,
-    InvalidDatasetId,
     InvalidQueryParameter,
     PayloadTooLarge,
     ProfileNotReady,
@@ -22,7 +22,7 @@ from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES
 from tests.support.contracts import assert_valid
 from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingQueue
 
-FIXED_ID = "3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d"
+FIXED_ID = DatasetId("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d")
 
 
 def service(weight: int = 0) -> tuple[DatasetService, InMemoryMetas, InMemoryArtifacts, RecordingQueue]:
@@ -70,12 +70,11 @@ def test_rejected_uploads_touch_nothing(
     assert (metas.calls, artifacts.calls, queue.sent) == ([], [], [])
 
 
-@pytest.mark.parametrize("bad_id", ["nope", FIXED_ID.upper(), "../meta/x", ""])
-def test_invalid_ids_never_reach_storage(bad_id: str) -> None:
+@pytest.mark.parametrize("bad_token", ["nope", FIXED_ID.upper(), "../meta/x", FIXED_ID + "/x"])
+def test_a_page_token_that_is_not_an_id_never_reaches_storage(bad_token: str) -> None:
     svc, metas, artifacts, _ = service()
-    for call in (svc.get_meta, svc.get_profile, svc.complete_upload):
-        with pytest.raises(InvalidDatasetId):
-            call(bad_id)
+    with pytest.raises(InvalidQueryParameter, match="next_token"):
+        svc.list_datasets("10", bad_token)
     assert (metas.calls, artifacts.calls) == ([], [])
 
 

@@ -10,7 +10,7 @@ from csvprof.contracts import keys
 from csvprof.errors import InvalidDatasetId
 from tests.support.contracts import errors
 
-ID = "3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d"
+ID = keys.DatasetId("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d")
 
 
 def test_keys_follow_the_layout() -> None:
@@ -28,6 +28,7 @@ def test_built_keys_match_the_s3_keys_contract(builder) -> None:  # type: ignore
     "bad",
     [
         ID.upper(),
+        "3F2B8C1E-9A4D-4E7B-8C21-5D6F7A8B9C0D",
         "",
         "../meta/x",
         ID + "\n",
@@ -39,12 +40,12 @@ def test_built_keys_match_the_s3_keys_contract(builder) -> None:  # type: ignore
 )
 def test_invalid_ids_are_rejected_before_any_key_is_built(bad: str) -> None:
     with pytest.raises(InvalidDatasetId):
-        keys.meta_key(bad)
+        keys.parse_dataset_id(bad)
 
 
 @given(st.uuids())
 def test_every_canonical_uuid_round_trips_through_meta_keys(value: uuid.UUID) -> None:
-    dataset_id = str(value)
+    dataset_id = keys.parse_dataset_id(str(value))
     assert keys.dataset_id_from_meta_key(keys.meta_key(dataset_id)) == dataset_id
 
 
@@ -56,4 +57,4 @@ def test_parsing_never_accepts_a_key_the_builder_would_not_make(text: str) -> No
 
 
 def test_new_ids_are_lowercase_canonical() -> None:
-    assert keys.validate_dataset_id(keys.new_dataset_id())
+    assert keys.parse_dataset_id(keys.new_dataset_id())

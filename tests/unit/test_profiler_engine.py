@@ -15,8 +15,9 @@ import jsonschema
 import pytest
 
 from csvprof import errors
+from csvprof.domain.ports import Budget
 from csvprof.limits import ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.types import NULL_MARKERS
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
@@ -55,8 +56,10 @@ def profile(
     data: bytes, limits: ProfileLimits | None = None, *, stream: bool = False, **kw: Any
 ) -> dict[str, Any]:
     source: Any = io.BufferedReader(Stream(data)) if stream else io.BytesIO(data)
-    result = ArrowProfileEngine().profile(
-        source, size=None if stream else len(data), budget=budget(limits, **kw)
+    result = (
+        ArrowProfileEngine()
+        .profile(source, size=None if stream else len(data), budget=budget(limits, **kw))
+        .to_dict()
     )
     VALIDATOR.validate(result)
     return result
@@ -284,8 +287,10 @@ def test_many_blocks_match_a_single_pass() -> None:
     """Across block boundaries, counts stay exact and stats agree with statistics.*."""
     values = [str((i * 7919) % 1000 - 500) for i in range(30_000)]
     data = ("n\n" + "\n".join(values) + "\n").encode()
-    result = ArrowProfileEngine(block_size=16 * 1024).profile(
-        io.BytesIO(data), size=len(data), budget=budget()
+    result = (
+        ArrowProfileEngine(block_size=16 * 1024)
+        .profile(io.BytesIO(data), size=len(data), budget=budget())
+        .to_dict()
     )
     col = result["columns"][0]
     nums = [int(v) for v in values]
@@ -303,9 +308,11 @@ def test_first_chunk_split_after_its_head_rows_matches_small_blocks() -> None:
     spanning = '6,"' + "line\n" * 4_000 + '",1.5,2024-01-01,no,12345,z\n'
     data = ("id,name,score,when,flag,zip,note\n" + body * 300 + spanning + body * 300).encode()
     assert data.index(b"line\n") < 64 * 1024 < data.rindex(b"line\n")
-    split = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=budget())
-    small = ArrowProfileEngine(block_size=32 * 1024).profile(
-        io.BytesIO(data), size=len(data), budget=budget()
+    split = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=budget()).to_dict()
+    small = (
+        ArrowProfileEngine(block_size=32 * 1024)
+        .profile(io.BytesIO(data), size=len(data), budget=budget())
+        .to_dict()
     )
     rows = list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
     assert split["dataset"]["rows"] == small["dataset"]["rows"] == len(rows)

@@ -12,9 +12,10 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from csvprof.domain.ports import Budget
 from csvprof.errors import ProfilingError
 from csvprof.limits import ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.profiler import ArrowProfileEngine
 from csvprof.testdata import write_csv
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
@@ -41,7 +42,7 @@ tables = st.lists(st.lists(cells, min_size=1, max_size=6), min_size=0, max_size=
 
 def _check(data: bytes) -> None:
     try:
-        result = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=BUDGET)
+        result = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=BUDGET).to_dict()
     except ProfilingError:
         return
     VALIDATOR.validate(result)
@@ -78,7 +79,7 @@ def test_generated_dataset_row_count_matches_python_csv(tmp_path: Path) -> None:
         parsed = list(csv.reader(f))
     assert len(parsed) - 1 == rows
     with path.open("rb") as f:
-        result = ArrowProfileEngine().profile(f, size=path.stat().st_size, budget=BUDGET)
+        result = ArrowProfileEngine().profile(f, size=path.stat().st_size, budget=BUDGET).to_dict()
     VALIDATOR.validate(result)
     assert result["dataset"]["rows"] == rows
     types = {c["name"]: c["inferred_type"] for c in result["columns"]}

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from csvprof.domain.ports import Budget
 from csvprof.errors import ProfilingError
 from csvprof.limits import ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.columns import QUANTILES
 from csvprof.profiler.types import DECIMAL_RE, INTEGER_RE
 from csvprof.testdata import COLUMNS, write_csv
@@ -87,7 +88,7 @@ def test_split_at_any_row_boundary_merges_to_the_single_pass_profile(
     engine = ArrowProfileEngine(workers=1)
     # When both the whole file and its two ranges are profiled
     try:
-        single = engine.profile(io.BytesIO(whole), size=len(whole), budget=BUDGET)
+        single = engine.profile(io.BytesIO(whole), size=len(whole), budget=BUDGET).to_dict()
     except ProfilingError as exc:
         with pytest.raises(type(exc)):
             engine.profile_ranges(whole, [cut], budget=BUDGET)
@@ -105,7 +106,7 @@ def test_generated_file_in_three_ranges_matches_within_stated_bounds(tmp_path: P
     data = path.read_bytes()
     cuts = [_row_boundary(data, len(data) // 3), _row_boundary(data, 2 * len(data) // 3)]
     engine = ArrowProfileEngine(workers=2)
-    single = engine.profile(io.BytesIO(data), size=len(data), budget=BUDGET)
+    single = engine.profile(io.BytesIO(data), size=len(data), budget=BUDGET).to_dict()
     # Small blocks: several chunks per range, each range folded into its own partial.
     merged = ArrowProfileEngine(workers=1, block_size=256 * 1024).profile_ranges(data, cuts, budget=BUDGET)
     truth = pacsv.read_csv(

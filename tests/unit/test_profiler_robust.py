@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from csvprof import errors
+from csvprof.domain.ports import Budget
 from csvprof.limits import ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget
+from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.source import COUNT_BLOCK, count_byte
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
@@ -32,8 +33,10 @@ BUDGET = Budget(
 
 
 def run(data: bytes, block_size: int = 1 << 20, workers: int = 2) -> dict[str, Any]:
-    result = ArrowProfileEngine(block_size=block_size, workers=workers).profile(
-        io.BytesIO(data), size=len(data), budget=BUDGET
+    result = (
+        ArrowProfileEngine(block_size=block_size, workers=workers)
+        .profile(io.BytesIO(data), size=len(data), budget=BUDGET)
+        .to_dict()
     )
     VALIDATOR.validate(result)
     return result

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from csvprof import errors
+from csvprof.domain.ports import Budget
 from csvprof.limits import MiB, ProfileLimits
-from csvprof.profiler import ArrowProfileEngine, Budget, engine, rss_mb
+from csvprof.profiler import ArrowProfileEngine, engine, rss_mb
 from csvprof.profiler.system import child_pids
 from csvprof.testdata import write_csv
 
@@ -51,7 +52,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 def run(data: bytes, *, processes: bool, workers: int = 2, **overrides: Any) -> dict[str, Any]:
     engine = ArrowProfileEngine(block_size=BLOCK, workers=workers, processes=processes)
-    return engine.profile(io.BytesIO(data), size=len(data), budget=budget(**overrides))
+    return engine.profile(io.BytesIO(data), size=len(data), budget=budget(**overrides)).to_dict()
 
 
 def test_forked_workers_give_the_profile_threads_give(generated: bytes) -> None:
@@ -157,9 +158,11 @@ def test_chunks_read_into_shared_slots_match_threads_at_every_cut() -> None:
     data = ("n,text,x\n" + "\n".join(rows)).encode()
     for block in (4 * 1024, 16 * 1024, 100 * 1024):
         engine = ArrowProfileEngine(block_size=block, workers=2, processes=True)
-        forked = engine.profile(io.BytesIO(data), size=len(data), budget=budget())
-        single = ArrowProfileEngine(block_size=block, workers=1, processes=False).profile(
-            io.BytesIO(data), size=len(data), budget=budget()
+        forked = engine.profile(io.BytesIO(data), size=len(data), budget=budget()).to_dict()
+        single = (
+            ArrowProfileEngine(block_size=block, workers=1, processes=False)
+            .profile(io.BytesIO(data), size=len(data), budget=budget())
+            .to_dict()
         )
         assert forked["dataset"]["rows"] == single["dataset"]["rows"] == 3_000, block
         for a, b in zip(forked["columns"], single["columns"], strict=True):

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from csvprof.contracts.meta import ALLOWED, InvalidTransition, Meta, Status
+from csvprof.contracts.meta import ALLOWED, Meta, Status
+from csvprof.errors import InvalidTransition
 from tests.support.contracts import assert_valid
 
 ID = "3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d"

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from csvprof.config import Settings
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Meta, Status
+from csvprof.contracts.profile import Profile
 from csvprof.domain.processing import Worker
 from csvprof.handlers.worker import make_handler
 from csvprof.limits import SQS_MAX_RECEIVE_COUNT
@@ -22,12 +24,12 @@ from csvprof.profiler import ArrowProfileEngine
 from tests.support.events import load_event
 from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingPublisher
 
-ID = "3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d"
+ID = DatasetId("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d")
 SETTINGS = Settings(bucket="b", blue_queue_url="q1", green_queue_url="q2", event_bus_name="bus")
 
 
 class ProfileStoreDown(InMemoryArtifacts):
-    def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
+    def put_profile(self, profile: Profile) -> int:
         raise ConnectionError("S3 is unreachable")
 
 

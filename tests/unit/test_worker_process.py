@@ -8,17 +8,19 @@ from typing import Any, BinaryIO
 import pytest
 
 from csvprof.contracts.events import DATASET_PROFILED, DATASET_PROFILING_FAILED
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
+from csvprof.contracts.profile import Profile
+from csvprof.domain.ports import Budget
 from csvprof.domain.processing import Worker
-from csvprof.domain.state import UnknownDataset
-from csvprof.errors import CsvParseError, InternalError
+from csvprof.errors import CsvParseError, InternalError, UnknownDataset
 from csvprof.limits import WORKER_TIMEOUT_S
-from csvprof.profiler import ArrowProfileEngine, Budget, default_budget
+from csvprof.profiler import ArrowProfileEngine, default_budget
 from tests.support.contracts import assert_valid
 from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingPublisher
 
-ID = "3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d"
+ID = DatasetId("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d")
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
@@ -28,7 +30,9 @@ class FailingEngine:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def profile(self, source: BinaryIO, *, size: int | None, budget: Budget) -> dict[str, Any]:
+    def profile(
+        self, source: BinaryIO, *, size: int | None, budget: Budget, dataset_id: DatasetId | None = None
+    ) -> Profile:
         raise self.error
 
 
@@ -44,7 +48,7 @@ def setup(
 
 
 def message() -> DatasetMessage:
-    return DatasetMessage(ID, "green", f"raw/{ID}/source.csv", "2026-11-25T00:00:00.000Z")
+    return DatasetMessage(ID, "green", "2026-11-25T00:00:00.000Z")
 
 
 def test_success_writes_ready_and_one_profiled_event() -> None:
@@ -83,14 +87,14 @@ def test_failures_end_failed_with_their_code_and_one_event(
 
 def test_last_delivery_fallback_fails_an_unclaimed_dataset_through_processing() -> None:
     worker, metas, events = setup()
-    assert worker.fail(ID, InternalError("S3 kept timing out")) is True
+    assert worker.fail(ID, InternalError("S3 kept timing out")).processed is True
     meta = metas.stored[ID][0]
     assert (meta.status, meta.attempts) == (Status.FAILED, 1)
     assert meta.started_at is not None
     assert_valid("meta", meta.to_dict())
     assert len(events.published) == 1
     # A second fallback finds it terminal: nothing is written or sent again.
-    assert worker.fail(ID, InternalError("again")) is False
+    assert worker.fail(ID, InternalError("again")).processed is False
     assert len(events.published) == 1
 
 

@@ -13,9 +13,12 @@ from urllib.parse import quote, unquote
 from botocore.exceptions import ClientError
 
 from csvprof.contracts import keys
+from csvprof.contracts.api import PresignedUpload
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Meta
-from csvprof.domain.ports import PresignedUpload, SourceInfo, Versioned
-from csvprof.errors import InvalidDatasetId, InvalidQueryParameter, PreconditionFailed, SourceMissing
+from csvprof.contracts.profile import Profile
+from csvprof.domain.ports import SourceInfo, Versioned
+from csvprof.errors import PreconditionFailed, SourceMissing
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -72,7 +75,7 @@ class S3MetaRepository:
             )
         except ClientError as exc:
             if _is_precondition(exc):
-                raise PreconditionFailed(f"meta/{meta.dataset_id}.json changed: {_code(exc)}") from exc
+                raise PreconditionFailed(f"{keys.meta_key(meta.dataset_id)} changed: {_code(exc)}") from exc
             raise
         return answer["ETag"]
 
@@ -82,21 +85,16 @@ class S3MetaRepository:
     def replace(self, meta: Meta, etag: str) -> str:
         return self._put(meta, IfMatch=etag)
 
-    def load(self, dataset_id: str) -> Versioned | None:
+    def load(self, dataset_id: DatasetId) -> Versioned | None:
         answer = _get_or_none(self._s3, self._bucket, keys.meta_key(dataset_id))
         if answer is None:
             return None
         return Versioned(Meta.from_dict(json.loads(answer["Body"].read())), answer["ETag"])
 
-    def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]:
-        # The token is the last dataset id of the previous page (StartAfter), so it is
-        # validated like any id instead of being passed to S3 unchecked.
+    def list(self, limit: int, after: DatasetId | None) -> tuple[list[Meta], DatasetId | None]:
         page_args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": keys.META_PREFIX, "MaxKeys": limit}
-        if token:
-            try:
-                page_args["StartAfter"] = keys.meta_key(token)
-            except InvalidDatasetId as exc:
-                raise InvalidQueryParameter("next_token is not a token this API issued") from exc
+        if after:
+            page_args["StartAfter"] = keys.meta_key(after)
         page = self._s3.list_objects_v2(**page_args)
         metas = []
         for item in page.get("Contents", []):
@@ -132,7 +130,7 @@ class S3ArtifactStore:
         self._s3 = s3
         self._bucket = bucket
 
-    def put_source(self, dataset_id: str, body: bytes, name: str | None) -> None:
+    def put_source(self, dataset_id: DatasetId, body: bytes, name: str | None) -> None:
         self._s3.put_object(
             Bucket=self._bucket,
             Key=keys.raw_key(dataset_id),
@@ -142,7 +140,9 @@ class S3ArtifactStore:
             IfNoneMatch="*",  # ids are fresh; never overwrite a source
         )
 
-    def presign_source_upload(self, dataset_id: str, name: str | None, expires_s: int) -> PresignedUpload:
+    def presign_source_upload(
+        self, dataset_id: DatasetId, name: str | None, expires_s: int
+    ) -> PresignedUpload:
         metadata = _name_metadata(name)
         url = self._s3.generate_presigned_url(
             "put_object",
@@ -157,7 +157,7 @@ class S3ArtifactStore:
         headers = {"Content-Type": "text/csv", **{f"x-amz-meta-{k}": v for k, v in metadata.items()}}
         return PresignedUpload(url, headers, datetime.now(UTC) + timedelta(seconds=expires_s))
 
-    def source_info(self, dataset_id: str) -> SourceInfo | None:
+    def source_info(self, dataset_id: DatasetId) -> SourceInfo | None:
         try:
             head = self._s3.head_object(Bucket=self._bucket, Key=keys.raw_key(dataset_id))
         except ClientError as exc:
@@ -168,21 +168,24 @@ class S3ArtifactStore:
         return SourceInfo(size=head["ContentLength"], name=unquote(name) if name else None)
 
     @contextmanager
-    def open_source(self, dataset_id: str) -> Iterator[BinaryIO]:
-        answer = _get_or_none(self._s3, self._bucket, keys.raw_key(dataset_id))
+    def open_source(self, dataset_id: DatasetId) -> Iterator[BinaryIO]:
+        key = keys.raw_key(dataset_id)
+        answer = _get_or_none(self._s3, self._bucket, key)
         if answer is None:
-            raise SourceMissing(f"raw/{dataset_id}/source.csv does not exist")
+            raise SourceMissing(f"{key} does not exist")
         with io.BufferedReader(_StreamingReader(answer["Body"]), buffer_size=READ_BUFFER) as stream:
             yield stream
 
-    def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
-        body = json.dumps(profile, separators=(",", ":"), allow_nan=False).encode()
+    def put_profile(self, profile: Profile) -> int:
+        if profile.dataset_id is None:
+            raise ValueError("a stored profile names its dataset")
+        body = json.dumps(profile.to_dict(), separators=(",", ":"), allow_nan=False).encode()
         self._s3.put_object(
-            Bucket=self._bucket, Key=keys.profile_key(dataset_id), Body=body, ContentType=JSON
+            Bucket=self._bucket, Key=keys.profile_key(profile.dataset_id), Body=body, ContentType=JSON
         )
         return len(body)
 
-    def get_profile(self, dataset_id: str) -> bytes | None:
+    def get_profile(self, dataset_id: DatasetId) -> bytes | None:
         answer = _get_or_none(self._s3, self._bucket, keys.profile_key(dataset_id))
         return None if answer is None else answer["Body"].read()
 

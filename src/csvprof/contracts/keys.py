@@ -1,9 +1,14 @@
-"""S3 key contract: the only place that formats or parses `raw/`, `meta/`, `profiles/` keys."""
+"""S3 key contract: the only place that formats or parses `raw/`, `meta/`, `profiles/` keys.
+
+A `DatasetId` is checked once, where it enters (an HTTP path, a query token, a queue message);
+the key functions take the checked value and trust it.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from typing import NewType
 
 from csvprof.errors import InvalidDatasetId
 
@@ -11,38 +16,40 @@ from csvprof.errors import InvalidDatasetId
 DATASET_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _DATASET_ID = re.compile(DATASET_ID_PATTERN)
 
+DatasetId = NewType("DatasetId", str)
+
 RAW_PREFIX = "raw/"
 META_PREFIX = "meta/"
 PROFILES_PREFIX = "profiles/"
 _META_KEY = re.compile(r"^meta/(?P<id>[^/]+)\.json$")
 
 
-def new_dataset_id() -> str:
-    return str(uuid.uuid4())
+def new_dataset_id() -> DatasetId:
+    return DatasetId(str(uuid.uuid4()))
 
 
-def validate_dataset_id(value: str) -> str:
-    """Return the id unchanged, or raise InvalidDatasetId; an invalid id never reaches S3."""
+def parse_dataset_id(value: str) -> DatasetId:
+    """The id as a DatasetId, or InvalidDatasetId: an unchecked id never reaches S3."""
     if not _DATASET_ID.fullmatch(value):
         raise InvalidDatasetId(f"dataset id must be a lowercase canonical UUID, got {value[:64]!r}")
-    return value
+    return DatasetId(value)
 
 
-def raw_key(dataset_id: str) -> str:
-    return f"{RAW_PREFIX}{validate_dataset_id(dataset_id)}/source.csv"
+def raw_key(dataset_id: DatasetId) -> str:
+    return f"{RAW_PREFIX}{dataset_id}/source.csv"
 
 
-def meta_key(dataset_id: str) -> str:
-    return f"{META_PREFIX}{validate_dataset_id(dataset_id)}.json"
+def meta_key(dataset_id: DatasetId) -> str:
+    return f"{META_PREFIX}{dataset_id}.json"
 
 
-def profile_key(dataset_id: str) -> str:
-    return f"{PROFILES_PREFIX}{validate_dataset_id(dataset_id)}/profile.json"
+def profile_key(dataset_id: DatasetId) -> str:
+    return f"{PROFILES_PREFIX}{dataset_id}/profile.json"
 
 
-def dataset_id_from_meta_key(key: str) -> str | None:
+def dataset_id_from_meta_key(key: str) -> DatasetId | None:
     """The dataset id of a `meta/{id}.json` key, or None for anything else under the prefix."""
     match = _META_KEY.fullmatch(key)
     if match is None or not _DATASET_ID.fullmatch(match["id"]):
         return None
-    return match["id"]
+    return DatasetId(match["id"])

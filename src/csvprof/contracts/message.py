@@ -6,21 +6,19 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from csvprof.contracts import keys
+from csvprof.contracts.keys import DatasetId, parse_dataset_id, raw_key
 from csvprof.contracts.meta import Route
+from csvprof.errors import MalformedMessage
 
 SCHEMA_VERSION = "1"
 
 
-class MalformedMessage(Exception):
-    """A body that is not a valid queue message: poison, left for the DLQ."""
-
-
 @dataclass(frozen=True, slots=True)
 class DatasetMessage:
-    dataset_id: str
+    """What the worker needs: the dataset (its source key follows from the id) and its route."""
+
+    dataset_id: DatasetId
     route: Route
-    source_key: str
     enqueued_at: str
     schema_version: str = SCHEMA_VERSION
 
@@ -31,17 +29,15 @@ class DatasetMessage:
     def parse(cls, body: str) -> DatasetMessage:
         try:
             data: Any = json.loads(body)
-            dataset_id = keys.validate_dataset_id(data["dataset_id"])
+            dataset_id = parse_dataset_id(data["dataset_id"])
             route = data["route"]
-            if route not in ("blue", "green") or data["source_key"] != keys.raw_key(dataset_id):
-                raise ValueError("route or source_key does not match the contract")
+            if route not in ("blue", "green"):
+                raise ValueError(f"route {route!r} is not blue or green")
+            # Messages sent by an API from before source_key was dropped still carry it.
+            if data.get("source_key", raw_key(dataset_id)) != raw_key(dataset_id):
+                raise ValueError("source_key is not the dataset's raw key")
             if data.get("schema_version") != SCHEMA_VERSION:
                 raise ValueError(f"schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION!r}")
-            return cls(
-                dataset_id=dataset_id,
-                route=cast(Route, route),
-                source_key=data["source_key"],
-                enqueued_at=str(data["enqueued_at"]),
-            )
+            return cls(dataset_id=dataset_id, route=cast(Route, route), enqueued_at=str(data["enqueued_at"]))
         except Exception as exc:  # any shape error makes the message poison
             raise MalformedMessage(f"not a csvprof queue message: {exc}") from exc

@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from csvprof.contracts import keys
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.timefmt import format_ts
+from csvprof.errors import InvalidTransition
 
 Route = Literal["blue", "green"]
 SCHEMA_VERSION = "1"
@@ -39,15 +41,6 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 }
 
 
-class InvalidTransition(Exception):
-    """A status change the machine forbids; the caller decides whether that is a no-op."""
-
-    def __init__(self, current: Status, target: Status) -> None:
-        super().__init__(f"{current} -> {target} is not allowed")
-        self.current = current
-        self.target = target
-
-
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     code: str
@@ -56,7 +49,7 @@ class ErrorInfo:
 
 @dataclass(frozen=True, slots=True)
 class Meta:
-    dataset_id: str
+    dataset_id: DatasetId
     name: str | None
     status: Status
     route: Route
@@ -73,7 +66,7 @@ class Meta:
 
     @classmethod
     def new(
-        cls, dataset_id: str, *, name: str | None, route: Route, source_bytes: int, now: datetime
+        cls, dataset_id: DatasetId, *, name: str | None, route: Route, source_bytes: int, now: datetime
     ) -> Meta:
         ts = format_ts(now)
         return cls(
@@ -123,7 +116,8 @@ class Meta:
     def from_dict(cls, body: dict[str, Any]) -> Meta:
         error = body.get("error")
         return cls(
-            **{k: v for k, v in body.items() if k not in ("status", "error")},
+            **{k: v for k, v in body.items() if k not in ("dataset_id", "status", "error")},
+            dataset_id=DatasetId(body["dataset_id"]),  # our own write, under its own key
             status=Status(body["status"]),
             error=ErrorInfo(**error) if error else None,
         )

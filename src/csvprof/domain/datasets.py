@@ -7,15 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from csvprof.contracts import keys
+from csvprof.contracts.api import PresignedUpload
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
 from csvprof.contracts.timefmt import format_ts
-from csvprof.domain.ports import ArtifactStore, Clock, MetaRepository, PresignedUpload, WorkQueue
+from csvprof.domain.ports import ArtifactStore, Clock, MetaRepository, WorkQueue
 from csvprof.domain.routing import choose_route
 from csvprof.errors import (
     DatasetNotFound,
     EmptyBody,
     FileTooLarge,
+    InvalidDatasetId,
     InvalidQueryParameter,
     PayloadTooLarge,
     PreconditionFailed,
@@ -40,7 +43,7 @@ class DatasetService:
     now: Clock
     # The routing policy's current weight for green (0-100): configuration, read per upload.
     green_weight: Callable[[], int]
-    new_id: Callable[[], str] = keys.new_dataset_id
+    new_id: Callable[[], DatasetId] = keys.new_dataset_id
 
     # --- writes -----------------------------------------------------------------
 
@@ -59,15 +62,14 @@ class DatasetService:
         self.artifacts.put_source(dataset_id, body, name)
         return self._register(dataset_id, name, len(body))
 
-    def start_upload(self, name: str | None) -> tuple[str, PresignedUpload]:
+    def start_upload(self, name: str | None) -> tuple[DatasetId, PresignedUpload]:
         """A large upload: mint an id and a presigned PUT; nothing is registered yet."""
         name = check_name(name)
         dataset_id = self.new_id()
         return dataset_id, self.artifacts.presign_source_upload(dataset_id, name, PRESIGNED_UPLOAD_EXPIRES_S)
 
-    def complete_upload(self, dataset_id: str) -> Meta:
+    def complete_upload(self, dataset_id: DatasetId) -> Meta:
         """Register a presigned upload once its object exists. Idempotent."""
-        keys.validate_dataset_id(dataset_id)
         existing = self.metas.load(dataset_id)
         if existing is not None:
             if existing.meta.status is Status.UPLOADED:
@@ -91,7 +93,7 @@ class DatasetService:
                 raise
             return winner.meta
 
-    def _register(self, dataset_id: str, name: str | None, size: int) -> Meta:
+    def _register(self, dataset_id: DatasetId, name: str | None, size: int) -> Meta:
         route = choose_route(dataset_id, self.green_weight())
         meta = Meta.new(dataset_id, name=name, route=route, source_bytes=size, now=self.now())
         self.metas.create(meta)
@@ -99,18 +101,18 @@ class DatasetService:
         return meta
 
     def _enqueue(self, meta: Meta) -> None:
-        message = DatasetMessage(meta.dataset_id, meta.route, meta.source_key, format_ts(self.now()))
+        message = DatasetMessage(meta.dataset_id, meta.route, format_ts(self.now()))
         self.queue.send(meta.route, message)
 
     # --- reads ------------------------------------------------------------------
 
-    def get_meta(self, dataset_id: str) -> Meta:
-        found = self.metas.load(keys.validate_dataset_id(dataset_id))
+    def get_meta(self, dataset_id: DatasetId) -> Meta:
+        found = self.metas.load(dataset_id)
         if found is None:
             raise DatasetNotFound(f"no dataset {dataset_id}")
         return found.meta
 
-    def get_profile(self, dataset_id: str) -> bytes:
+    def get_profile(self, dataset_id: DatasetId) -> bytes:
         meta = self.get_meta(dataset_id)
         if meta.status is not Status.READY:
             detail = f" ({meta.error.code})" if meta.error else ""
@@ -122,8 +124,8 @@ class DatasetService:
             raise RuntimeError(f"dataset {dataset_id} is READY but its profile is missing")
         return body
 
-    def list_datasets(self, limit: str | None, token: str | None) -> tuple[list[Meta], str | None]:
-        return self.metas.list(parse_limit(limit), token or None)
+    def list_datasets(self, limit: str | None, token: str | None) -> tuple[list[Meta], DatasetId | None]:
+        return self.metas.list(parse_limit(limit), parse_token(token))
 
 
 def check_media_type(content_type: str | None) -> None:
@@ -151,3 +153,13 @@ def parse_limit(raw: str | None) -> int:
     if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise InvalidQueryParameter(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
     return int(raw)
+
+
+def parse_token(raw: str | None) -> DatasetId | None:
+    """A page token: the last dataset id of the previous page, checked like any id."""
+    if not raw:
+        return None
+    try:
+        return keys.parse_dataset_id(raw)
+    except InvalidDatasetId as exc:
+        raise InvalidQueryParameter("next_token is not a token this API issued") from exc

@@ -1,20 +1,24 @@
-"""The small interfaces the domain needs; adapters in csvprof.adapters implement them.
+"""The interfaces the domain owns; adapters (csvprof.adapters) and the profiler implement them.
 
-The profiling engine's port, `ProfileEngine`, is defined beside the engine (csvprof.profiler);
-it is not imported here so the API function never loads pyarrow at cold start.
+Nothing here imports an implementation, so the API function never loads pyarrow or the
+profiler at cold start, and the domain's tests run on in-memory fakes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
+from csvprof.contracts.api import PresignedUpload
 from csvprof.contracts.events import PlatformEvent
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
+from csvprof.contracts.profile import Profile
+from csvprof.limits import ProfileLimits
 
 Clock = Callable[[], datetime]
 
@@ -33,43 +37,40 @@ class SourceInfo:
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PresignedUpload:
-    url: str
-    headers: dict[str, str]
-    expires_at: datetime
-
-
 class MetaRepository(Protocol):
     def create(self, meta: Meta) -> str:
         """Write a new meta; raise PreconditionFailed if one exists. Returns the ETag."""
         ...
 
-    def load(self, dataset_id: str) -> Versioned | None: ...
+    def load(self, dataset_id: DatasetId) -> Versioned | None: ...
 
     def replace(self, meta: Meta, etag: str) -> str:
         """Overwrite only if the stored ETag is still `etag`; else PreconditionFailed."""
         ...
 
-    def list(self, limit: int, token: str | None) -> tuple[list[Meta], str | None]: ...
+    def list(self, limit: int, after: DatasetId | None) -> tuple[list[Meta], DatasetId | None]:
+        """Up to `limit` metas in key order after `after`, and the id to continue after (or None)."""
+        ...
 
 
 class ArtifactStore(Protocol):
-    def put_source(self, dataset_id: str, body: bytes, name: str | None) -> None: ...
+    def put_source(self, dataset_id: DatasetId, body: bytes, name: str | None) -> None: ...
 
-    def presign_source_upload(self, dataset_id: str, name: str | None, expires_s: int) -> PresignedUpload: ...
+    def presign_source_upload(
+        self, dataset_id: DatasetId, name: str | None, expires_s: int
+    ) -> PresignedUpload: ...
 
-    def source_info(self, dataset_id: str) -> SourceInfo | None: ...
+    def source_info(self, dataset_id: DatasetId) -> SourceInfo | None: ...
 
-    def open_source(self, dataset_id: str) -> AbstractContextManager[BinaryIO]:
+    def open_source(self, dataset_id: DatasetId) -> AbstractContextManager[BinaryIO]:
         """A streaming reader of the source; raise SourceMissing if it is gone."""
         ...
 
-    def put_profile(self, dataset_id: str, profile: dict[str, Any]) -> int:
-        """Store profile.json; return its size in bytes."""
+    def put_profile(self, profile: Profile) -> int:
+        """Store profile.json under the profile's dataset id; return its size in bytes."""
         ...
 
-    def get_profile(self, dataset_id: str) -> bytes | None: ...
+    def get_profile(self, dataset_id: DatasetId) -> bytes | None: ...
 
 
 class WorkQueue(Protocol):
@@ -78,3 +79,23 @@ class WorkQueue(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, event: PlatformEvent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What one profiling run may spend, and the probes it measures itself with."""
+
+    limits: ProfileLimits
+    remaining_s: Callable[[], float]
+    rss_mb: Callable[[Sequence[int]], float]  # this process + these worker pids
+    clock: Callable[[], float]
+    now: Clock
+    progress: Callable[[int], None] | None = None
+
+
+class ProfileEngine(Protocol):
+    def profile(
+        self, source: BinaryIO, *, size: int | None, budget: Budget, dataset_id: DatasetId | None = None
+    ) -> Profile:
+        """The profile of a CSV byte stream, or a ProfilingError naming why there is none."""
+        ...

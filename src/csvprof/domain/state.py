@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Meta
 from csvprof.domain.ports import MetaRepository, Versioned
-from csvprof.errors import PreconditionFailed
+from csvprof.errors import PreconditionFailed, UnknownDataset
 
 # A handful of rounds is plenty: every round that loses means another writer advanced
 # the status machine, and it has at most three steps.
 MAX_ROUNDS = 8
 
 
-class UnknownDataset(Exception):
-    """No meta for the id: the message or request refers to nothing."""
-
-
-def update_meta(metas: MetaRepository, dataset_id: str, decide: Callable[[Meta], Meta | None]) -> Meta:
+def update_meta(metas: MetaRepository, dataset_id: DatasetId, decide: Callable[[Meta], Meta | None]) -> Meta:
     """Apply `decide` to the current meta and write the result with IfMatch.
 
     `decide` returns the new meta, or None to leave it as it is (for example when

@@ -1,4 +1,4 @@
-"""API Lambda: HTTP API (payload 2.0) -> DatasetService. Routing and error mapping only."""
+"""API Lambda: HTTP API (payload 2.0) -> DatasetService. Wiring, one route a domain call."""
 
 from __future__ import annotations
 
@@ -17,23 +17,25 @@ from csvprof.adapters.s3 import S3ArtifactStore, S3MetaRepository
 from csvprof.adapters.sqs import SqsWorkQueue
 from csvprof.adapters.ssm import SsmGreenWeight
 from csvprof.config import Settings
+from csvprof.contracts import api as bodies
+from csvprof.contracts.keys import DatasetId, parse_dataset_id
 from csvprof.contracts.meta import Meta
-from csvprof.contracts.timefmt import format_ts
 from csvprof.domain.datasets import DatasetService
-from csvprof.errors import ApiError, CsvProfError, InternalError, RouteNotFound
+from csvprof.errors import CsvProfError, InternalError, RouteNotFound
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
-from csvprof.observability import ApiMetric, for_component
+from csvprof.observability import ApiMetric, Observability, for_component
 
-# The HTTP API's route keys: contracts/openapi.yaml's paths and infra/cloudformation/api.yaml's
-# routes (tests compare all three); the local gateway serves exactly these.
-ROUTES = (
-    "POST /datasets",
-    "GET /datasets",
-    "POST /uploads",
-    "POST /uploads/{dataset_id}/complete",
-    "GET /datasets/{dataset_id}",
-    "GET /datasets/{dataset_id}/profile",
-)
+# The HTTP API's route keys and the HttpRoutes method serving each: contracts/openapi.yaml's
+# paths and infra/cloudformation/api.yaml's routes (tests compare all three); the local
+# gateway serves exactly these.
+ROUTES = {
+    "POST /datasets": "create_dataset",
+    "GET /datasets": "list_datasets",
+    "POST /uploads": "start_upload",
+    "POST /uploads/{dataset_id}/complete": "complete_upload",
+    "GET /datasets/{dataset_id}": "get_dataset",
+    "GET /datasets/{dataset_id}/profile": "get_profile",
+}
 
 
 def build_service(settings: Settings, session: boto3.Session | None = None) -> DatasetService:
@@ -60,103 +62,83 @@ def _json(status: int, body: Any) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
-def _accepted(meta: Meta) -> Response[str]:
-    base = f"/datasets/{meta.dataset_id}"
-    links = {"self": base, "profile": f"{base}/profile"}
-    return _json(202, {"dataset_id": meta.dataset_id, "status": meta.status.value, "links": links})
+class HttpRoutes:
+    """The methods ROUTES names: read the request, call the service once, answer."""
 
+    def __init__(self, app: APIGatewayHttpResolver, svc: DatasetService, obs: Observability) -> None:
+        self.app, self.svc, self.obs = app, svc, obs
 
-def make_handler(settings: Settings, session: boto3.Session | None = None) -> LambdaHandler:
-    svc = build_service(settings, session)
-    obs = for_component("api")
-    app = APIGatewayHttpResolver()
-
-    def body_bytes() -> bytes:
-        event = app.current_event
-        raw = event.body or ""
-        return base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-
-    @app.post("/datasets")
-    def create_dataset() -> Response[str]:
-        body = body_bytes()
-        meta = svc.accept_upload(body, app.current_event.headers.get("content-type"), _query("name"))
-        obs.logger.append_keys(dataset_id=meta.dataset_id)
-        obs.logger.info("dataset accepted", extra={"route": meta.route, "bytes": len(body)})
-        obs.metric(ApiMetric.DATASETS_ACCEPTED, 1)
-        obs.metric(ApiMetric.UPLOAD_BYTES, len(body))
-        return _accepted(meta)
-
-    @app.post("/uploads")
-    def start_upload() -> Response[str]:
-        dataset_id, upload = svc.start_upload(_query("name"))
-        obs.logger.append_keys(dataset_id=dataset_id)
-        obs.logger.info("presigned upload issued")
-        return _json(
-            201,
-            {
-                "dataset_id": dataset_id,
-                "upload": {
-                    "url": upload.url,
-                    "method": "PUT",
-                    "headers": upload.headers,
-                    "expires_at": format_ts(upload.expires_at),
-                },
-                "links": {"complete": f"/uploads/{dataset_id}/complete"},
-            },
+    def create_dataset(self) -> Response[str]:
+        event = self.app.current_event
+        body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
+        return self._accepted(
+            self.svc.accept_upload(body, event.headers.get("content-type"), self._q("name"))
         )
 
-    @app.post("/uploads/<dataset_id>/complete")
-    def complete_upload(dataset_id: str) -> Response[str]:
-        obs.logger.append_keys(dataset_id=dataset_id)
-        meta = svc.complete_upload(dataset_id)
-        obs.logger.info("presigned upload registered", extra={"route": meta.route})
-        obs.metric(ApiMetric.DATASETS_ACCEPTED, 1)
-        obs.metric(ApiMetric.UPLOAD_BYTES, meta.source_bytes)
-        return _accepted(meta)
+    def start_upload(self) -> Response[str]:
+        dataset_id, upload = self.svc.start_upload(self._q("name"))
+        self.obs.logger.append_keys(dataset_id=dataset_id)
+        self.obs.logger.info("presigned upload issued")
+        return _json(201, bodies.upload_started(dataset_id, upload))
 
-    @app.get("/datasets")
-    def list_datasets() -> Response[str]:
-        metas, token = svc.list_datasets(_query("limit"), _query("next_token"))
-        return _json(200, {"items": [m.to_dict() for m in metas], "next_token": token})
+    def complete_upload(self, dataset_id: str) -> Response[str]:
+        return self._accepted(self.svc.complete_upload(self._id(dataset_id)))
 
-    @app.get("/datasets/<dataset_id>")
-    def get_dataset(dataset_id: str) -> Response[str]:
-        obs.logger.append_keys(dataset_id=dataset_id)
-        return _json(200, svc.get_meta(dataset_id).to_dict())
+    def list_datasets(self) -> Response[str]:
+        return _json(
+            200, bodies.dataset_list(*self.svc.list_datasets(self._q("limit"), self._q("next_token")))
+        )
 
-    @app.get("/datasets/<dataset_id>/profile")
-    def get_profile(dataset_id: str) -> Response[str]:
-        obs.logger.append_keys(dataset_id=dataset_id)
-        body = svc.get_profile(dataset_id).decode()
+    def get_dataset(self, dataset_id: str) -> Response[str]:
+        return _json(200, self.svc.get_meta(self._id(dataset_id)).to_dict())
+
+    def get_profile(self, dataset_id: str) -> Response[str]:
+        body = self.svc.get_profile(self._id(dataset_id)).decode()
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
-    def _query(name: str) -> str | None:
-        return app.current_event.get_query_string_value(name)
+    def _id(self, raw: str) -> DatasetId:
+        """The path's dataset id, checked here once; every log line of the request carries it."""
+        dataset_id = parse_dataset_id(raw)
+        self.obs.logger.append_keys(dataset_id=dataset_id)
+        return dataset_id
 
-    def client_error(exc: CsvProfError) -> Response[str]:
-        obs.logger.info("request rejected", extra={"code": exc.code})
-        obs.metric(ApiMetric.REQUESTS_REJECTED, 1)
-        return _json(exc.http_status or 400, exc.as_dict())
+    def _q(self, name: str) -> str | None:
+        return self.app.current_event.get_query_string_value(name)
 
-    def registry_error(exc: CsvProfError) -> Response[str]:
-        # Worker codes the API can answer (FILE_TOO_LARGE on a completed upload).
-        if exc.http_status and exc.http_status < 500:
-            return client_error(exc)
-        return server_error(exc)
+    def _accepted(self, meta: Meta) -> Response[str]:
+        self.obs.logger.append_keys(dataset_id=meta.dataset_id)
+        self.obs.logger.info("dataset accepted", extra={"route": meta.route, "bytes": meta.source_bytes})
+        self.obs.metric(ApiMetric.DATASETS_ACCEPTED, 1)
+        self.obs.metric(ApiMetric.UPLOAD_BYTES, meta.source_bytes)
+        return _json(202, bodies.accepted(meta))
 
-    def server_error(exc: Exception) -> Response[str]:
-        # A bug or an AWS outage, never a client mistake: 500 with the registry code, trace logged.
-        obs.logger.exception("unhandled error")
+    def not_found(self, exc: Exception) -> Response[str]:
+        http = self.app.current_event.request_context.http
+        return self.error(RouteNotFound(f"no route {http.method} {http.path}"))
+
+    def error(self, exc: Exception) -> Response[str]:
+        """The one error table: a registry code with a 4xx status (errors.py) is the client's
+        mistake; anything else is a bug or an outage: 500 INTERNAL_ERROR, trace logged."""
+        if isinstance(exc, CsvProfError) and exc.http_status and exc.http_status < 500:
+            self.obs.logger.info("request rejected", extra={"code": exc.code})
+            self.obs.metric(ApiMetric.REQUESTS_REJECTED, 1)
+            return _json(exc.http_status, exc.as_dict())
+        self.obs.logger.exception("unhandled error")
         return _json(500, InternalError("internal error; see the logs for the request id").as_dict())
 
-    def not_found(exc: Exception) -> Response[str]:
-        http = app.current_event.request_context.http
-        return client_error(RouteNotFound(f"no route {http.method} {http.path}"))
 
-    app.exception_handler(ApiError)(client_error)
-    app.exception_handler(CsvProfError)(registry_error)
-    app.exception_handler(Exception)(server_error)
-    app.not_found(not_found)
+def make_handler(
+    settings: Settings, session: boto3.Session | None = None, service: DatasetService | None = None
+) -> LambdaHandler:
+    """The API function; `service` replaces the AWS-backed use cases (tests pass in-memory ports)."""
+    obs = for_component("api")
+    app = APIGatewayHttpResolver()
+    routes = HttpRoutes(app, service or build_service(settings, session), obs)
+    for key, method in ROUTES.items():
+        verb, path = key.split(" ", 1)
+        app.route(path.replace("{", "<").replace("}", ">"), verb)(getattr(routes, method))
+    app.exception_handler(Exception)(routes.error)
+    app.not_found(routes.not_found)
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)

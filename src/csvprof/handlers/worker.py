@@ -1,4 +1,4 @@
-"""Worker Lambda: SQS batch -> Worker.process, one record at a time, partial batch responses."""
+"""Worker Lambda: SQS batch -> Worker.deliver, one record at a time, partial batch responses."""
 
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ from csvprof.adapters.s3 import S3ArtifactStore, S3MetaRepository
 from csvprof.config import Settings
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Status
-from csvprof.domain.processing import Worker
-from csvprof.domain.state import UnknownDataset
-from csvprof.errors import InternalError
+from csvprof.domain.ports import Budget
+from csvprof.domain.processing import Delivery, DeliveryFailed, Outcome, Worker
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
-from csvprof.observability import WorkerMetric, for_component
-from csvprof.profiler import ArrowProfileEngine, Budget, rss_mb
+from csvprof.observability import Observability, WorkerMetric, for_component
+from csvprof.profiler import ArrowProfileEngine, rss_mb
 
 
 def build_worker(settings: Settings, session: boto3.Session | None = None) -> Worker:
@@ -34,6 +33,34 @@ def build_worker(settings: Settings, session: boto3.Session | None = None) -> Wo
         engine=ArrowProfileEngine(),
         now=lambda: datetime.now(UTC),
     )
+
+
+def budget_for(settings: Settings, context: LambdaContext) -> Budget:
+    """The profiler's budget inside one invocation: Lambda's remaining time, this process tree's memory."""
+    return Budget(
+        limits=settings.limits,
+        remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
+        rss_mb=rss_mb,
+        clock=time.monotonic,
+        now=lambda: datetime.now(UTC),
+    )
+
+
+def report(obs: Observability, outcome: Outcome) -> None:
+    """The metrics and the log line of docs/observability.md for one delivery's outcome."""
+    if not outcome.processed:
+        obs.logger.info("delivery skipped", extra={"status": outcome.meta.status.value})
+    elif outcome.meta.status is Status.READY and outcome.profile is not None:
+        profile = outcome.profile
+        obs.metric(WorkerMetric.PROFILES_SUCCEEDED, 1)
+        obs.metric(WorkerMetric.PROFILE_DURATION_MS, profile.runtime.duration_ms)
+        obs.metric(WorkerMetric.BYTES_PROFILED, profile.dataset.bytes)
+        obs.metric(WorkerMetric.ROWS_PROFILED, profile.dataset.rows)
+        obs.logger.info("dataset profiled", extra={"rows": profile.dataset.rows})
+    else:
+        error = outcome.meta.error
+        obs.metric(WorkerMetric.PROFILES_FAILED, 1)
+        obs.logger.warning("dataset failed", extra={"code": error.code if error else None})
 
 
 def make_handler(
@@ -53,37 +80,15 @@ def make_handler(
         obs.logger.append_keys(dataset_id=message.dataset_id, route=message.route)
         sent_ms = int(record.attributes.sent_timestamp)
         obs.metric(WorkerMetric.QUEUE_LATENCY_MS, max(0, int(time.time() * 1000) - sent_ms))
-        budget = Budget(
-            limits=settings.limits,
-            remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
-            rss_mb=rss_mb,
-            clock=time.monotonic,
-            now=lambda: datetime.now(UTC),
-        )
         try:
-            outcome = wk.process(message, receive_count=receive_count, budget=budget)
-        except UnknownDataset:
-            raise  # no meta to mark: poison, headed for the DLQ
-        except Exception as exc:
-            if receive_count >= settings.max_receive_count:
-                # The DLQ is next: leave the dataset FAILED, not stuck in PROCESSING.
-                obs.logger.exception("last delivery failed; marking the dataset FAILED")
-                if wk.fail(message.dataset_id, InternalError(f"{type(exc).__name__}: {exc}")):
-                    obs.metric(WorkerMetric.PROFILES_FAILED, 1)
+            report(obs, wk.deliver(Delivery(message, receive_count, settings.max_receive_count),
+                                   budget_for(settings, lambda_context)))  # fmt: skip
+        except DeliveryFailed as failed:
+            if failed.recorded is not None:
+                report(obs, failed.recorded)
             raise
-        if not outcome.processed:
-            obs.logger.info("delivery skipped", extra={"status": outcome.meta.status.value})
-        elif outcome.meta.status is Status.READY and outcome.profile is not None:
-            obs.metric(WorkerMetric.PROFILES_SUCCEEDED, 1)
-            obs.metric(WorkerMetric.PROFILE_DURATION_MS, outcome.profile["runtime"]["duration_ms"])
-            obs.metric(WorkerMetric.BYTES_PROFILED, outcome.profile["dataset"]["bytes"])
-            obs.metric(WorkerMetric.ROWS_PROFILED, outcome.profile["dataset"]["rows"])
-            obs.logger.info("dataset profiled", extra={"rows": outcome.profile["dataset"]["rows"]})
-        else:
-            error = outcome.meta.error
-            obs.metric(WorkerMetric.PROFILES_FAILED, 1)
-            obs.logger.warning("dataset failed", extra={"code": error.code if error else None})
-        obs.logger.remove_keys(["dataset_id", "route"])
+        finally:
+            obs.logger.remove_keys(["dataset_id", "route"])
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return dict(

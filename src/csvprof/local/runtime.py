@@ -51,7 +51,7 @@ class LocalRuntime(Service):
         api_timeout_s: float = API_TIMEOUT_S,
         worker_timeout_s: float = WORKER_TIMEOUT_S,
         emf_forwarder: EmfForwarder | None = None,
-        api_routes: Sequence[str] | None = API_ROUTES,
+        api_routes: Sequence[str] | None = tuple(API_ROUTES),
     ) -> None:
         if emf_forwarder is not None:
             api_handler = forwarding(api_handler, emf_forwarder)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from csvprof.profiler.engine import ENGINE_VERSION, ArrowProfileEngine, Budget, ProfileEngine
+from csvprof.profiler.engine import ENGINE_VERSION, ArrowProfileEngine
 from csvprof.profiler.system import default_budget, peak_rss_mb, rss_mb
 
 __all__ = [
     "ENGINE_VERSION",
     "ArrowProfileEngine",
-    "Budget",
-    "ProfileEngine",
     "default_budget",
     "peak_rss_mb",
     "rss_mb",

@@ -17,10 +17,9 @@ import functools
 import io
 import itertools
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 
@@ -29,6 +28,9 @@ import numpy.ma
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from csvprof.contracts.keys import DatasetId
+from csvprof.contracts.profile import Profile
+from csvprof.domain.ports import Budget
 from csvprof.errors import (
     CsvParseError,
     EmptyFile,
@@ -117,22 +119,6 @@ def _use_jemalloc() -> None:
         return
     if pa.default_memory_pool().backend_name != pool.backend_name:
         pa.set_memory_pool(pool)
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """What the engine may spend, and the probes it measures itself with."""
-
-    limits: ProfileLimits
-    remaining_s: Callable[[], float]
-    rss_mb: Callable[[Sequence[int]], float]  # this process + these worker pids
-    clock: Callable[[], float]
-    now: Callable[[], datetime]
-    progress: Callable[[int], None] | None = None
-
-
-class ProfileEngine(Protocol):
-    def profile(self, source: BinaryIO, *, size: int | None, budget: Budget) -> dict[str, Any]: ...
 
 
 class _RaggedRows:
@@ -313,8 +299,11 @@ class ArrowProfileEngine:
         self.processes = fork_available() if processes is None else processes
         self.block_size = block_size
 
-    def profile(self, source: BinaryIO, *, size: int | None, budget: Budget) -> dict[str, Any]:
-        return self._profile(source, size=size, budget=budget, cuts=())
+    def profile(
+        self, source: BinaryIO, *, size: int | None, budget: Budget, dataset_id: DatasetId | None = None
+    ) -> Profile:
+        body = self._profile(source, size=size, budget=budget, cuts=())
+        return Profile.from_dict({**body, "dataset_id": dataset_id})
 
     def profile_ranges(self, data: bytes, cuts: Sequence[int], *, budget: Budget) -> dict[str, Any]:
         """profile(A) ⊕ profile(B) ⊕ ...: `data` cut at byte offsets `cuts` (row boundaries).

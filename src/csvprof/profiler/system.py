@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from csvprof.domain.ports import Budget
 from csvprof.limits import ProfileLimits
-from csvprof.profiler.engine import Budget
 
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024) if hasattr(os, "sysconf") else 4096 / (1024 * 1024)
 
