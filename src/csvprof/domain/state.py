@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from csvprof.contracts.keys import DatasetId
+from csvprof.contracts.keys import DatasetId, meta_key
 from csvprof.contracts.meta import Meta
 from csvprof.domain.ports import MetaRepository, Versioned
 from csvprof.errors import PreconditionFailed, UnknownDataset
@@ -34,4 +34,4 @@ def update_meta(metas: MetaRepository, dataset_id: DatasetId, decide: Callable[[
         except PreconditionFailed:
             continue
         return new
-    raise PreconditionFailed(f"meta/{dataset_id}.json kept changing; gave up after {MAX_ROUNDS} rounds")
+    raise PreconditionFailed(f"{meta_key(dataset_id)} kept changing; gave up after {MAX_ROUNDS} rounds")

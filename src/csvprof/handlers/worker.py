@@ -63,39 +63,46 @@ def report(obs: Observability, outcome: Outcome) -> None:
         obs.logger.warning("dataset failed", extra={"code": error.code if error else None})
 
 
+class RecordHandler:
+    """One SQS record: parse the message, run the delivery through the domain, report its outcome."""
+
+    def __init__(self, settings: Settings, worker: Worker, obs: Observability) -> None:
+        self.settings, self.worker, self.obs = settings, worker, obs
+
+    def __call__(self, record: SQSRecord, lambda_context: LambdaContext) -> None:
+        message = DatasetMessage.parse(record.body)  # MalformedMessage: poison, retried into the DLQ
+        delivery = Delivery(
+            message, int(record.attributes.approximate_receive_count), self.settings.max_receive_count
+        )
+        self.obs.logger.append_keys(dataset_id=message.dataset_id, route=message.route)
+        sent_ms = int(record.attributes.sent_timestamp)
+        self.obs.metric(WorkerMetric.QUEUE_LATENCY_MS, max(0, int(time.time() * 1000) - sent_ms))
+        try:
+            report(self.obs, self.worker.deliver(delivery, budget_for(self.settings, lambda_context)))
+        except DeliveryFailed as failed:
+            if failed.recorded is not None:
+                report(self.obs, failed.recorded)
+            raise
+        finally:
+            self.obs.logger.remove_keys(["dataset_id", "route"])
+
+
 def make_handler(
     settings: Settings, session: boto3.Session | None = None, worker: Worker | None = None
 ) -> LambdaHandler:
     """The worker function; `worker` replaces the AWS-backed use case (tests pass in-memory ports)."""
-    wk = worker or build_worker(settings, session)
     obs = for_component("worker")
+    records = RecordHandler(settings, worker or build_worker(settings, session), obs)
     # With batch size 1 every failure is an "entire batch" failure; report it as a batch item
     # failure rather than raising, so Lambda's Errors metric (the worker-errors alarm) counts
     # crashes and timeouts, and retries/poison show up on the queues and the DLQ alarm instead.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-        message = DatasetMessage.parse(record.body)  # MalformedMessage: poison, retried into the DLQ
-        receive_count = int(record.attributes.approximate_receive_count)
-        obs.logger.append_keys(dataset_id=message.dataset_id, route=message.route)
-        sent_ms = int(record.attributes.sent_timestamp)
-        obs.metric(WorkerMetric.QUEUE_LATENCY_MS, max(0, int(time.time() * 1000) - sent_ms))
-        try:
-            report(obs, wk.deliver(Delivery(message, receive_count, settings.max_receive_count),
-                                   budget_for(settings, lambda_context)))  # fmt: skip
-        except DeliveryFailed as failed:
-            if failed.recorded is not None:
-                report(obs, failed.recorded)
-            raise
-        finally:
-            obs.logger.remove_keys(["dataset_id", "route"])
-
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return dict(
-            process_partial_response(
-                event=event, record_handler=record_handler, processor=processor, context=context
-            )
+        answer = process_partial_response(
+            event=event, record_handler=records, processor=processor, context=context
         )
+        return dict(answer)
 
     return instrumented(obs, handler)
 
