@@ -55,7 +55,7 @@ def test_the_last_receive_is_the_one_the_queue_dead_letters_after(receive_count:
 
 
 def test_a_delivery_that_succeeds_returns_its_outcome() -> None:
-    worker, metas, _ = setup()
+    worker, _metas, _ = setup()
     outcome = worker.deliver(delivery(1), default_budget())
     assert (outcome.processed, outcome.meta.status) == (True, Status.READY)
     assert outcome.profile is not None
@@ -89,7 +89,7 @@ def test_the_last_unexpected_failure_records_failed_before_the_dlq() -> None:
 
 
 def test_a_last_failure_on_a_terminal_dataset_records_nothing_more() -> None:
-    worker, metas, events = setup(ProfileStoreDown())
+    worker, metas, _events = setup(ProfileStoreDown())
     meta, etag = metas.stored[ID]
     metas.replace(meta.start(NOW).failed("CSV_PARSE_ERROR", "bad quote", NOW), etag)
 
