@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -135,3 +136,26 @@ def test_only_the_keys_contract_formats_s3_keys() -> None:
             ):
                 found.append((name, text))
     assert found == []
+
+
+ARCHITECTURE_DOC = SRC.parent / "docs" / "architecture.md"
+
+
+def test_the_architecture_doc_names_every_module_and_only_real_paths() -> None:
+    doc = ARCHITECTURE_DOC.read_text()
+    named = set(re.findall(r"`([\w./{}-]+)`", doc))
+    root = SRC.parent
+    paths = {n for n in named if "/" in n and not n.startswith(("raw/", "meta/", "profiles/", "http"))}
+    missing = sorted(
+        p for p in paths if "{" not in p and not (root / p).exists() and not (PACKAGE / p).exists()
+    )
+    assert missing == []
+    modules_named = {Path(n).name for n in named if n.endswith(".py")}
+    existing = {p.name for p in (*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"))}
+    assert sorted(modules_named - existing) == []
+    unnamed = sorted(
+        str(p.relative_to(SRC))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py" and p.name != "__main__.py" and p.name not in modules_named
+    )
+    assert unnamed == []
