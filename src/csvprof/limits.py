@@ -36,6 +36,13 @@ SQS_MAX_RECEIVE_COUNT = 3
 DLQ_RETENTION_S = 14 * 24 * 3600
 SQS_BATCH_SIZE = 1
 
+# Reserved concurrency (deployment settings: compute.yaml parameter defaults). Each work
+# queue's event source mapping may run half the worker's reservation, so blue and green
+# together never exceed it (a throttled SQS delivery can count as a receive).
+API_RESERVED_CONCURRENCY = 100
+WORKER_RESERVED_CONCURRENCY = 20
+WORKER_QUEUE_MAX_CONCURRENCY = WORKER_RESERVED_CONCURRENCY // 2
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileLimits:

@@ -69,6 +69,8 @@ RUNTIME_PARAMETERS = [
     ("SQS_VISIBILITY_TIMEOUT_S", Stack.MESSAGING, "VisibilityTimeoutSeconds"),
     ("SQS_MAX_RECEIVE_COUNT", Stack.MESSAGING, "MaxReceiveCount"),
     ("DLQ_RETENTION_S", Stack.MESSAGING, "DlqRetentionSeconds"),
+    ("API_RESERVED_CONCURRENCY", Stack.COMPUTE, "ApiReservedConcurrency"),
+    ("WORKER_RESERVED_CONCURRENCY", Stack.COMPUTE, "WorkerReservedConcurrency"),
 ]
 
 
@@ -157,6 +159,89 @@ def test_each_queue_feeds_its_worker_alias(mapping: str, alias: str, queue: str)
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert ref(props["FunctionName"]) == alias
     assert props["EventSourceArn"] == {"Fn::ImportValue": {"Fn::Sub": f"${{Name}}-{queue}"}}
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"),
+    [("ApiFunction", "ApiReservedConcurrency"), ("WorkerFunction", "WorkerReservedConcurrency")],
+)
+def test_functions_reserve_their_concurrency(function: str, parameter: str) -> None:
+    props = template(Stack.COMPUTE)["Resources"][function]["Properties"]
+    assert ref(props["ReservedConcurrentExecutions"]) == parameter
+    spec = template(Stack.COMPUTE)["Parameters"][parameter]
+    # 0 would stop the function outright: every allowed value reserves at least one execution.
+    assert spec["Type"] == "Number"
+    assert min(spec.get("AllowedValues", [spec.get("MinValue", 0)])) >= 1
+
+
+def _maximum_concurrency(mapping: dict[str, Any], reservation: int) -> int:
+    """A mapping's ScalingConfig.MaximumConcurrency with WorkerReservedConcurrency = reservation."""
+    value = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    table, key, attribute = value["Fn::FindInMap"]
+    assert ref(key) == "WorkerReservedConcurrency"
+    return int(template(Stack.COMPUTE)["Mappings"][table][str(reservation)][attribute])
+
+
+def test_worker_mappings_never_exceed_the_worker_reservation() -> None:
+    # A mapping that outruns the reservation gets throttled invocations, and a throttled SQS
+    # delivery can count as a receive towards the DLQ (docs/runtime.md).
+    mappings = resources(Stack.COMPUTE, "AWS::Lambda::EventSourceMapping")
+    assert {ref(m["Properties"]["FunctionName"]) for m in mappings.values()} == {
+        "WorkerBlueAlias",
+        "WorkerGreenAlias",
+    }
+    spec = template(Stack.COMPUTE)["Parameters"]["WorkerReservedConcurrency"]
+    allowed = [int(v) for v in spec["AllowedValues"]]
+    assert int(spec["Default"]) in allowed
+    assert set(template(Stack.COMPUTE)["Mappings"]["WorkerConcurrency"]) == {str(v) for v in allowed}
+    for reservation in allowed:
+        each = [_maximum_concurrency(m, reservation) for m in mappings.values()]
+        assert all(2 <= c <= 1000 for c in each), (reservation, each)  # Lambda's bounds
+        assert sum(each) <= reservation, (reservation, each)
+    defaults = {_maximum_concurrency(m, int(spec["Default"])) for m in mappings.values()}
+    assert defaults == {limits.WORKER_QUEUE_MAX_CONCURRENCY}
+    assert runtime_doc()["WORKER_QUEUE_MAX_CONCURRENCY"] == limits.WORKER_QUEUE_MAX_CONCURRENCY
+
+
+# --- policy checks (checkov) -------------------------------------------------------------------
+
+
+def suppressions() -> list[tuple[str, str, str, str]]:
+    """(stack, resource, check id, comment) of every checkov skip in the templates' metadata."""
+    found = []
+    for stack in Stack:
+        for name, resource in template(stack)["Resources"].items():
+            metadata = resource.get("Metadata", {})
+            assert "bridgecrew" not in metadata, (stack, name)  # one spelling: checkov's
+            for skip in metadata.get("checkov", {}).get("skip", []):
+                assert set(skip) == {"id", "comment"}, (stack, name, skip)
+                found.append((stack.value, name, skip["id"], skip["comment"]))
+    return found
+
+
+def test_every_checkov_suppression_has_a_reason() -> None:
+    assert suppressions()
+    for stack, name, check, comment in suppressions():
+        assert re.fullmatch(r"CKV2?_AWS_\d+", check), (stack, name, check)
+        assert isinstance(comment, str), (stack, name, check)
+        assert len(comment.split()) >= 10, f"{stack} {name} {check}: say why, not just that"
+
+
+def test_the_documented_suppressions_are_the_template_suppressions() -> None:
+    text = (DOCS / "deployment-strategy.md").read_text()
+    table = text.split("## Policy checks", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        check = re.match(r"`(CKV2?_AWS_\d+)`", cells[0])
+        if len(cells) == 4 and check:
+            stack = cells[1].strip("`")
+            assert cells[3], line  # the reason
+            documented |= {(stack, name, check[1]) for name in re.findall(r"`(\w+)`", cells[2])}
+    assert documented == {(stack, name, check) for stack, name, check, _ in suppressions()}
 
 
 def test_api_alias_is_shifted_by_codedeploy() -> None:
