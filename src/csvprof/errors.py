@@ -45,6 +45,11 @@ class InvalidQueryParameter(ApiError):
     http_status = 400
 
 
+class InvalidHeader(ApiError):
+    code = "INVALID_HEADER"
+    http_status = 400
+
+
 class EmptyBody(ApiError):
     code = "EMPTY_BODY"
     http_status = 400
@@ -70,6 +75,11 @@ class UploadNotFound(ApiError):
     http_status = 409
 
 
+class UploadAlreadyCompleted(ApiError):
+    code = "UPLOAD_ALREADY_COMPLETED"
+    http_status = 409
+
+
 class PayloadTooLarge(ApiError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
@@ -78,6 +88,14 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMediaType(ApiError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
+
+
+class IdempotencyKeyReused(ApiError):
+    """The Idempotency-Key was first used with another request: 422, as the IETF draft
+    (draft-ietf-httpapi-idempotency-key-header) says."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
 
 
 # --- Worker: why a dataset ended FAILED ------------------------------------------------

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from csvprof.contracts.api import PresignedUpload
 from csvprof.contracts.events import PlatformEvent
+from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
@@ -69,6 +70,8 @@ class InMemoryArtifacts:
 
     def put_source(self, dataset_id: DatasetId, body: bytes, name: str | None) -> None:
         self.calls.append(f"put_source {dataset_id}")
+        if dataset_id in self.sources:  # the adapter writes with IfNoneMatch: *
+            raise PreconditionFailed(dataset_id)
         self.sources[dataset_id] = (body, name)
 
     def presign_source_upload(
@@ -100,6 +103,19 @@ class InMemoryArtifacts:
     def get_profile(self, dataset_id: DatasetId) -> bytes | None:
         found = self.profiles.get(dataset_id)
         return json.dumps(found.to_dict()).encode() if found is not None else None
+
+
+@dataclass
+class InMemoryIdempotency:
+    """Idempotency records by key hash; `claim` is the adapter's IfNoneMatch create."""
+
+    records: dict[str, IdempotencyRecord] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def claim(self, key_hash: str, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        self.calls.append(f"claim {key_hash}")
+        first = self.records.setdefault(key_hash, record)
+        return None if first is record else first
 
 
 @dataclass

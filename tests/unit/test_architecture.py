@@ -112,7 +112,8 @@ def test_handler_functions_are_wiring(name: str) -> None:
 
 
 def test_only_the_keys_contract_formats_s3_keys() -> None:
-    """No f-string or literal outside keys.py builds a raw/, meta/ or profiles/ key (docstrings aside)."""
+    """No f-string or literal outside keys.py builds a raw/, meta/, profiles/ or idempotency/ key
+    (docstrings aside)."""
     found = []
     for name, tree in modules().items():
         if name == "csvprof.contracts.keys":
@@ -132,7 +133,8 @@ def test_only_the_keys_contract_formats_s3_keys() -> None:
             else:
                 continue
             if any(
-                text.startswith(prefix) or f" {prefix}" in text for prefix in ("raw/", "meta/", "profiles/")
+                text.startswith(prefix) or f" {prefix}" in text
+                for prefix in ("raw/", "meta/", "profiles/", "idempotency/")
             ):
                 found.append((name, text))
     assert found == []

@@ -58,3 +58,18 @@ def test_parsing_never_accepts_a_key_the_builder_would_not_make(text: str) -> No
 
 def test_new_ids_are_lowercase_canonical() -> None:
     assert keys.parse_dataset_id(keys.new_dataset_id())
+
+
+def test_idempotency_keys_are_named_by_a_sha256_and_match_the_contract() -> None:
+    from csvprof.contracts.idempotency import IdempotencyKey, key_hash
+
+    digest = key_hash("POST /datasets", IdempotencyKey("order-42"))
+    assert digest != key_hash("POST /uploads", IdempotencyKey("order-42"))  # scoped per route
+    assert keys.idempotency_key(digest) == f"idempotency/{digest}.json"
+    assert errors("s3-keys", keys.idempotency_key(digest)) == []
+
+
+@pytest.mark.parametrize("bad", ["order-42", "A" * 64, "0" * 63, "../" + "0" * 61])
+def test_an_idempotency_key_is_never_named_by_client_text(bad: str) -> None:
+    with pytest.raises(ValueError, match="SHA-256"):
+        keys.idempotency_key(bad)

@@ -277,6 +277,11 @@ def test_bucket_is_encrypted_private_versioned_and_retained() -> None:
     [raw] = [r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "raw/"]
     assert raw["Status"] == "Enabled"
     assert ref(raw["ExpirationInDays"]) == "RawRetentionDays"
+    [idem] = [r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "idempotency/"]
+    assert idem["Status"] == "Enabled"
+    assert ref(idem["ExpirationInDays"]) == "IdempotencyRetentionDays"
+    # docs/data-contracts.md: a key is honoured at least 24 h.
+    assert int(default(Stack.STORAGE, "IdempotencyRetentionDays")) >= 1
 
 
 def test_bucket_policy_denies_plain_http() -> None:
@@ -340,6 +345,8 @@ def test_api_role_is_least_privilege() -> None:
         ("s3:GetObject", "<BucketArn>/meta/*"),
         ("s3:GetObject", "<BucketArn>/profiles/*"),
         ("s3:GetObject", "<BucketArn>/raw/*"),  # HeadObject on a completed upload
+        ("s3:PutObject", "<BucketArn>/idempotency/*"),  # Idempotency-Key records
+        ("s3:GetObject", "<BucketArn>/idempotency/*"),
         # GET /datasets, and a missing key answers 404 rather than 403 (see compute.yaml)
         ("s3:ListBucket", "<BucketArn>"),
         ("sqs:SendMessage", "<BlueQueueArn>"),

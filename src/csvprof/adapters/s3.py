@@ -1,4 +1,4 @@
-"""S3 adapters: meta.json with conditional writes, the raw source, profile.json."""
+"""S3 adapters: meta.json with conditional writes, the raw source, profile.json, idempotency records."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from csvprof.contracts import keys
 from csvprof.contracts.api import PresignedUpload
+from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Meta
 from csvprof.contracts.profile import Profile
@@ -125,20 +126,54 @@ class _StreamingReader(io.RawIOBase):
         super().close()
 
 
+class S3IdempotencyStore:
+    """`idempotency/{key_hash}.json`, created with IfNoneMatch and never updated."""
+
+    # A 409 (two conditional writes overlapping) can leave nothing readable yet: try again briefly.
+    ATTEMPTS = 3
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def claim(self, key_hash: str, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        key = keys.idempotency_key(key_hash)
+        body = json.dumps(record.to_dict(), separators=(",", ":")).encode()
+        for _ in range(self.ATTEMPTS):
+            try:
+                self._s3.put_object(
+                    Bucket=self._bucket, Key=key, Body=body, ContentType=JSON, IfNoneMatch="*"
+                )
+                return None
+            except ClientError as exc:
+                if not _is_precondition(exc):
+                    raise
+            found = _get_or_none(self._s3, self._bucket, key)
+            if found is not None:
+                return IdempotencyRecord.from_dict(json.loads(found["Body"].read()))
+        raise PreconditionFailed(f"{key}: neither created nor readable after {self.ATTEMPTS} attempts")
+
+
 class S3ArtifactStore:
     def __init__(self, s3: S3Client, bucket: str) -> None:
         self._s3 = s3
         self._bucket = bucket
 
     def put_source(self, dataset_id: DatasetId, body: bytes, name: str | None) -> None:
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=keys.raw_key(dataset_id),
-            Body=body,
-            ContentType="text/csv",
-            Metadata=_name_metadata(name),
-            IfNoneMatch="*",  # ids are fresh; never overwrite a source
-        )
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=keys.raw_key(dataset_id),
+                Body=body,
+                ContentType="text/csv",
+                Metadata=_name_metadata(name),
+                IfNoneMatch="*",  # ids are fresh; never overwrite a source
+            )
+        except ClientError as exc:
+            # An earlier attempt of the same idempotent request may have written it: the domain decides.
+            if _is_precondition(exc):
+                raise PreconditionFailed(f"{keys.raw_key(dataset_id)} exists: {_code(exc)}") from exc
+            raise
 
     def presign_source_upload(
         self, dataset_id: DatasetId, name: str | None, expires_s: int

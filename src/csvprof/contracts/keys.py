@@ -1,4 +1,5 @@
-"""S3 key contract: the only place that formats or parses `raw/`, `meta/`, `profiles/` keys.
+"""S3 key contract: the only place that formats or parses `raw/`, `meta/`, `profiles/`,
+`idempotency/` keys.
 
 A `DatasetId` is checked once, where it enters (an HTTP path, a query token, a queue message);
 the key functions take the checked value and trust it.
@@ -21,6 +22,9 @@ DatasetId = NewType("DatasetId", str)
 RAW_PREFIX = "raw/"
 META_PREFIX = "meta/"
 PROFILES_PREFIX = "profiles/"
+IDEMPOTENCY_PREFIX = "idempotency/"
+# The SHA-256 (hex) naming an idempotency record: see contracts/idempotency.py.
+_KEY_HASH = re.compile(r"^[0-9a-f]{64}$")
 _META_KEY = re.compile(r"^meta/(?P<id>[^/]+)\.json$")
 
 
@@ -53,3 +57,12 @@ def dataset_id_from_meta_key(key: str) -> DatasetId | None:
     if match is None or not _DATASET_ID.fullmatch(match["id"]):
         return None
     return DatasetId(match["id"])
+
+
+def idempotency_key(key_hash: str) -> str:
+    """`idempotency/{sha256 hex}.json`: the record of one Idempotency-Key on one route."""
+    if not _KEY_HASH.fullmatch(key_hash):
+        raise ValueError(
+            f"an idempotency record is named by a lowercase SHA-256 hex digest, got {key_hash[:80]!r}"
+        )
+    return f"{IDEMPOTENCY_PREFIX}{key_hash}.json"

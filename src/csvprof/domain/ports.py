@@ -14,6 +14,7 @@ from typing import BinaryIO, Protocol
 
 from csvprof.contracts.api import PresignedUpload
 from csvprof.contracts.events import PlatformEvent
+from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
@@ -71,6 +72,13 @@ class ArtifactStore(Protocol):
         ...
 
     def get_profile(self, dataset_id: DatasetId) -> bytes | None: ...
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, key_hash: str, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Store `record` under `key_hash` unless one is there (a conditional create): None when
+        this call stored it, else the record that was there first. Never overwrites."""
+        ...
 
 
 class WorkQueue(Protocol):

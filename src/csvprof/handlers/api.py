@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csvprof.adapters.clients import s3_client, sqs_client, ssm_client
-from csvprof.adapters.s3 import S3ArtifactStore, S3MetaRepository
+from csvprof.adapters.s3 import S3ArtifactStore, S3IdempotencyStore, S3MetaRepository
 from csvprof.adapters.sqs import SqsWorkQueue
 from csvprof.adapters.ssm import SsmGreenWeight
 from csvprof.config import Settings
@@ -49,6 +49,7 @@ def build_service(settings: Settings, session: boto3.Session | None = None) -> D
         ),
         now=lambda: datetime.now(UTC),
         green_weight=_green_weight(settings, session),
+        idempotency=S3IdempotencyStore(s3, settings.bucket),
     )
 
 
@@ -72,11 +73,11 @@ class HttpRoutes:
         event = self.app.current_event
         body = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
         return self._accepted(
-            self.svc.accept_upload(body, event.headers.get("content-type"), self._q("name"))
+            self.svc.accept_upload(body, event.headers.get("content-type"), self._q("name"), self._key())
         )
 
     def start_upload(self) -> Response[str]:
-        dataset_id, upload = self.svc.start_upload(self._q("name"))
+        dataset_id, upload = self.svc.start_upload(self._q("name"), self._key())
         self.obs.logger.append_keys(dataset_id=dataset_id)
         self.obs.logger.info("presigned upload issued")
         return _json(201, bodies.upload_started(dataset_id, upload))
@@ -104,6 +105,10 @@ class HttpRoutes:
 
     def _q(self, name: str) -> str | None:
         return self.app.current_event.get_query_string_value(name)
+
+    def _key(self) -> str | None:
+        """The Idempotency-Key header, unchecked (the service checks it); payload 2.0 lowercases names."""
+        return self.app.current_event.headers.get("idempotency-key")
 
     def _accepted(self, meta: Meta) -> Response[str]:
         self.obs.logger.append_keys(dataset_id=meta.dataset_id)
