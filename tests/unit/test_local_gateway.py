@@ -318,6 +318,15 @@ def test_body_under_10_mb_but_over_the_lambda_invoke_limit_is_a_413(
     [
         ("apigw_v2_post_dataset", "POST", "/datasets?name=sales.csv", b"id\n1\n"),
         ("apigw_v2_get_dataset", "GET", "/datasets/3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d", None),
+        (
+            "apigw_v2_list_datasets_page",
+            "GET",
+            "/datasets?limit=2&next_token=3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d",
+            None,
+        ),
+        ("apigw_v2_start_upload", "POST", "/uploads?name=orders-2026-11.csv", None),
+        ("apigw_v2_complete_upload", "POST", "/uploads/8d0c5e2a-1b7f-4c36-9e45-0a1b2c3d4e5f/complete", None),
+        ("apigw_v2_get_profile", "GET", "/datasets/3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d/profile", None),
     ],
 )
 def test_gateway_event_has_the_shape_of_the_sample_event(
