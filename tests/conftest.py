@@ -1,11 +1,11 @@
-"""Fixtures shared by the layers: the embedded stack (moto server), the local runtime, events."""
+"""Fixtures shared by the layers: the embedded stack (moto server), the local runtime.
+
+Realistic AWS events are loaded with `tests.support.events.load_event`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,14 +14,7 @@ from csvprof.local.runtime import LocalRuntime
 from csvprof.local.stack import EmbeddedStack
 from tests.support.http import HttpApi
 
-EVENTS = Path(__file__).resolve().parent / "events"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """A realistic AWS event from tests/events/<name>.json."""
-    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return loaded
 
 
 @pytest.fixture(scope="session")

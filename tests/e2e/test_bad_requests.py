@@ -6,12 +6,12 @@ import pytest
 
 from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES
 from tests.support.contracts import assert_valid, error_registry
-from tests.support.http import HttpApi
+from tests.support.http import Answer, HttpApi
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
-def assert_error(answer, code: str) -> None:  # type: ignore[no-untyped-def]
+def assert_error(answer: Answer, code: str) -> None:
     body = answer.json()
     assert_valid("api-error", body)
     assert body["code"] == code, body

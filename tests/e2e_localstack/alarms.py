@@ -8,21 +8,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from csvprof.deploy.target import DeployedStack
+from tests.e2e_localstack.aws import LocalStack
 
 
 @dataclass
 class AlarmWatch:
     """Polls one alarm's state; every change is kept (and printed) with its time."""
 
-    deployed: DeployedStack
+    localstack: LocalStack
     alarm_name: str
     started: float = field(default_factory=time.monotonic)
     transitions: list[tuple[float, str, str]] = field(default_factory=list)
     _last: str | None = None
 
     def state(self) -> str:
-        alarms = self.deployed.cloudwatch().describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
+        alarms = self.localstack.cloudwatch().describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
         assert alarms, f"alarm {self.alarm_name} does not exist"
         state = alarms[0]["StateValue"]
         if state != self._last:
@@ -51,9 +51,9 @@ class AlarmWatch:
         return time.monotonic() - begun
 
 
-def notifications(deployed: DeployedStack, queue_url: str, alarm_name: str) -> list[dict[str, Any]]:
+def notifications(localstack: LocalStack, queue_url: str, alarm_name: str) -> list[dict[str, Any]]:
     """Alarm notifications for `alarm_name` that SNS delivered to the subscribed queue (consumed)."""
-    sqs = deployed.sqs()
+    sqs = localstack.sqs()
     found: list[dict[str, Any]] = []
     answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     for message in answer.get("Messages", []):

@@ -3,7 +3,8 @@
 Session fixtures, outermost first:
 - `localstack`: LocalStack on 127.0.0.1:4566, started by scripts/localstack.sh and stopped at
   the end even when a test or a fixture fails. Set CSVPROF_LOCALSTACK_ENDPOINT to use one that
-  is already running (it is then left running).
+  is already running (it is then left running). Every session and client of this layer comes
+  from it: `localstack_client` sessions (tests/e2e_localstack/aws.py).
 - `deployed`: the storage, messaging and observability stacks deployed through change sets
   under a name unique to this run, found again through their outputs; deleted afterwards,
   with the bucket the storage stack retains.
@@ -35,14 +36,15 @@ from csvprof.deploy.target import DeployedStack
 from csvprof.handlers import api, worker
 from csvprof.local.emf import EmfForwarder
 from csvprof.local.runtime import LocalRuntime
-from csvprof.local.stack import isolated_session, send_message_policy
+from csvprof.local.stack import send_message_policy
 from tests.e2e_localstack.alarms import RECORD, record
+from tests.e2e_localstack.aws import REGION, LocalStack
 from tests.support.http import HttpApi, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "localstack.sh"
+# Where scripts/localstack.sh starts it (GATEWAY_LISTEN).
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
-REGION = "us-east-1"
 
 # Short periods so alarms move within a test; the deployed defaults are in the templates.
 ALARM_PERIOD_S = 10
@@ -87,35 +89,33 @@ def _healthy(endpoint: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def localstack() -> Iterator[str]:
+def localstack() -> Iterator[LocalStack]:
     external = os.environ.get("CSVPROF_LOCALSTACK_ENDPOINT")
     if external:
-        if not _healthy(external):
+        running = LocalStack.at(external)
+        if not _healthy(running.endpoint_url):
             pytest.fail(f"CSVPROF_LOCALSTACK_ENDPOINT={external} does not answer /_localstack/health")
-        record(f"[localstack] using the running instance at {external}")
-        yield external
+        record(f"[localstack] using the running instance at {running.endpoint_url}")
+        yield running
         return
     started = time.monotonic()
     subprocess.run([str(SCRIPT), "start"], check=True)
     record(f"[localstack] install (when not cached) + start took {time.monotonic() - started:.1f} s")
     try:
-        yield DEFAULT_ENDPOINT
+        yield LocalStack.at(DEFAULT_ENDPOINT)
     finally:
         subprocess.run([str(SCRIPT), "stop"], check=False)
 
 
 @pytest.fixture(scope="session")
-def deployer(localstack: str) -> Deployer:
-    session = isolated_session(REGION)
-    return Deployer(
-        session.client("cloudformation", endpoint_url=localstack), poll_interval_s=0.5, timeout_s=120
-    )
+def deployer(localstack: LocalStack) -> Deployer:
+    return Deployer(localstack.cloudformation(), poll_interval_s=0.5, timeout_s=120)
 
 
 @pytest.fixture(scope="session")
-def deployed(localstack: str, deployer: Deployer) -> Iterator[DeployedStack]:
+def deployed(localstack: LocalStack, deployer: Deployer) -> Iterator[DeployedStack]:
     name = f"csvprof-e2e-{uuid.uuid4().hex[:8]}"
-    target = DeployedStack(name, isolated_session(REGION), endpoint_url=localstack)
+    target = DeployedStack(name, localstack.boto3_session(), endpoint_url=localstack.endpoint_url)
     created: list[Stack] = []
     try:
         for stack in DEPLOYED_HERE:
@@ -130,10 +130,12 @@ def deployed(localstack: str, deployer: Deployer) -> Iterator[DeployedStack]:
         target.load(DEPLOYED_HERE)
         yield target
     finally:
-        _teardown(target, deployer, created)
+        _teardown(localstack, target, deployer, created)
 
 
-def _teardown(target: DeployedStack, deployer: Deployer, created: list[Stack]) -> None:
+def _teardown(
+    localstack: LocalStack, target: DeployedStack, deployer: Deployer, created: list[Stack]
+) -> None:
     errors: list[str] = []
     for stack in reversed([s for s in DEPLOY_ORDER if s in created]):
         try:
@@ -141,7 +143,7 @@ def _teardown(target: DeployedStack, deployer: Deployer, created: list[Stack]) -
         except Exception as exc:
             errors.append(f"{stack}: {exc}")
     # The bucket outlives its stack (DeletionPolicy: Retain): empty it and delete it.
-    s3 = target.s3()
+    s3 = localstack.s3()
     for bucket in [
         b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(target.name)
     ]:
@@ -157,20 +159,20 @@ def _teardown(target: DeployedStack, deployer: Deployer, created: list[Stack]) -
         raise RuntimeError("LocalStack clean-up failed: " + "; ".join(errors))
 
 
-def _test_queue(deployed: DeployedStack, suffix: str) -> tuple[str, str]:
+def _test_queue(localstack: LocalStack, deployed: DeployedStack, suffix: str) -> tuple[str, str]:
     """(URL, ARN) of a new queue named after the deployment."""
-    sqs = deployed.sqs()
+    sqs = localstack.sqs()
     url = sqs.create_queue(QueueName=f"{deployed.name}-{suffix}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
 @pytest.fixture(scope="session")
-def events_queue(deployed: DeployedStack) -> Iterator[str]:
+def events_queue(localstack: LocalStack, deployed: DeployedStack) -> Iterator[str]:
     """A queue behind a rule on the deployed bus, so tests can read what the worker published."""
-    sqs, events = deployed.sqs(), deployed.events()
+    sqs, events = localstack.sqs(), localstack.events()
     bus = deployed.output(Stack.MESSAGING, MessagingOutput.EVENT_BUS_NAME)
-    url, arn = _test_queue(deployed, "test-events")
+    url, arn = _test_queue(localstack, deployed, "test-events")
     rule = f"{deployed.name}-test-all"
     events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["csvprof"]}))
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "test", "Arn": arn}])
@@ -183,11 +185,11 @@ def events_queue(deployed: DeployedStack) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def alarm_notifications(deployed: DeployedStack) -> Iterator[str]:
+def alarm_notifications(localstack: LocalStack, deployed: DeployedStack) -> Iterator[str]:
     """An SQS queue subscribed to the alarm topic: alarm actions land here."""
-    sqs, sns = deployed.sqs(), deployed.sns()
+    sqs, sns = localstack.sqs(), localstack.sns()
     topic = deployed.output(Stack.OBSERVABILITY, ObservabilityOutput.ALARM_TOPIC_ARN)
-    url, arn = _test_queue(deployed, "test-alarms")
+    url, arn = _test_queue(localstack, deployed, "test-alarms")
     sqs.set_queue_attributes(
         QueueUrl=url, Attributes={"Policy": send_message_policy("sns.amazonaws.com", arn, topic)}
     )
@@ -200,17 +202,20 @@ def alarm_notifications(deployed: DeployedStack) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def forwarder(deployed: DeployedStack) -> EmfForwarder:
-    return EmfForwarder(deployed.cloudwatch())
+def forwarder(localstack: LocalStack) -> EmfForwarder:
+    return EmfForwarder(localstack.cloudwatch())
 
 
 @pytest.fixture(scope="session")
-def runtime(deployed: DeployedStack, forwarder: EmfForwarder) -> Iterator[LocalRuntime]:
+def runtime(
+    localstack: LocalStack, deployed: DeployedStack, forwarder: EmfForwarder
+) -> Iterator[LocalRuntime]:
     settings = deployed.settings()
     assert settings.routing_parameter, "the API reads its weight from the routing parameter"
-    parameter = deployed.ssm().get_parameter(Name=settings.routing_parameter)["Parameter"]["Value"]
+    parameter = localstack.ssm().get_parameter(Name=settings.routing_parameter)["Parameter"]["Value"]
     assert int(parameter) == GREEN_WEIGHT, "the routing parameter holds the deployed weight"
-    handlers = (api.make_handler(settings, deployed.session), worker.make_handler(settings, deployed.session))
+    session = localstack.boto3_session()
+    handlers = (api.make_handler(settings, session), worker.make_handler(settings, session))
     with LocalRuntime(deployed, *handlers, emf_forwarder=forwarder) as running:
         yield running
 
@@ -220,9 +225,9 @@ def http(runtime: LocalRuntime) -> HttpApi:
     return HttpApi(runtime.api_url)
 
 
-def receive_all(deployed: DeployedStack, queue_url: str, wait_s: int = 1) -> list[dict[str, Any]]:
+def receive_all(localstack: LocalStack, queue_url: str, wait_s: int = 1) -> list[dict[str, Any]]:
     """Take every message currently on `queue_url` (one long poll), deleting them."""
-    sqs = deployed.sqs()
+    sqs = localstack.sqs()
     answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
     messages = answer.get("Messages", [])
     for message in messages:
@@ -230,4 +235,4 @@ def receive_all(deployed: DeployedStack, queue_url: str, wait_s: int = 1) -> lis
     return [json.loads(m["Body"]) for m in messages]
 
 
-__all__ = ["receive_all", "wait_for"]
+__all__ = ["REGION", "receive_all", "wait_for"]

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from csvprof.deploy.stacks import Deployer, DeployError, require_bucket
-from csvprof.local.stack import isolated_session
-from tests.e2e_localstack.conftest import REGION
+from tests.e2e_localstack.aws import LocalStack
 
 # A queue SQS refuses at create time: FIFO queues need a name ending in ".fifo".
 FAILING = """
@@ -56,7 +55,7 @@ def test_a_failed_create_names_the_resource_and_the_retry_says_delete(
         deployer.deploy(stack_name, template, {})
 
 
-def test_a_missing_artifacts_bucket_is_named(localstack: str) -> None:
-    s3 = isolated_session(REGION).client("s3", endpoint_url=localstack)
+def test_a_missing_artifacts_bucket_is_named(localstack: LocalStack) -> None:
+    s3 = localstack.s3()
     with pytest.raises(DeployError, match="does not exist; create it"):
         require_bucket(s3, f"csvprof-no-such-bucket-{uuid.uuid4().hex[:8]}")

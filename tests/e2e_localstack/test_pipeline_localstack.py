@@ -13,18 +13,19 @@ from csvprof.contracts import keys
 from csvprof.deploy.target import DeployedStack
 from csvprof.limits import SQS_MAX_RECEIVE_COUNT
 from tests.conftest import EXAMPLES
+from tests.e2e_localstack.aws import LocalStack
 from tests.e2e_localstack.conftest import receive_all
 from tests.support.contracts import assert_valid
 from tests.support.http import HttpApi, wait_for
 
 
-def events_for(deployed: DeployedStack, queue: str, dataset_id: str, seen: list[dict[str, Any]]) -> Any:
-    seen.extend(receive_all(deployed, queue))
+def events_for(localstack: LocalStack, queue: str, dataset_id: str, seen: list[dict[str, Any]]) -> Any:
+    seen.extend(receive_all(localstack, queue))
     return [e for e in seen if e["detail"]["dataset_id"] == dataset_id]
 
 
 def test_upload_reaches_ready_with_profile_and_event(
-    http: HttpApi, deployed: DeployedStack, events_queue: str
+    http: HttpApi, localstack: LocalStack, deployed: DeployedStack, events_queue: str
 ) -> None:
     orders = (EXAMPLES / "orders.csv").read_bytes()
     # Given a CSV uploaded through the API handler
@@ -35,7 +36,7 @@ def test_upload_reaches_ready_with_profile_and_event(
     assert meta["status"] == "READY", meta.get("error")
     assert meta["route"] in ("blue", "green")
     bucket = deployed.settings(green_weight=0).bucket
-    s3 = deployed.s3()
+    s3 = localstack.s3()
     stored = json.loads(s3.get_object(Bucket=bucket, Key=keys.profile_key(dataset_id))["Body"].read())
     assert_valid("profile", stored)
     assert stored["dataset"]["bytes"] == len(orders)
@@ -46,17 +47,17 @@ def test_upload_reaches_ready_with_profile_and_event(
     assert raw.get("VersionId") not in (None, "null")
     # And the Dataset Profiled event went out on the deployed bus
     seen: list[dict[str, Any]] = []
-    events = wait_for(lambda: events_for(deployed, events_queue, dataset_id, seen), 20, what="event")
+    events = wait_for(lambda: events_for(localstack, events_queue, dataset_id, seen), 20, what="event")
     assert [e["detail-type"] for e in events] == ["Dataset Profiled"]
     assert_valid("event-dataset-profiled", events[0]["detail"])
 
 
-def test_malformed_csv_fails_with_event(http: HttpApi, deployed: DeployedStack, events_queue: str) -> None:
+def test_malformed_csv_fails_with_event(http: HttpApi, localstack: LocalStack, events_queue: str) -> None:
     dataset_id = http.upload(b"\x00\x01\x02\xff\xfe\x00binary\x9c\x00" * 200).json()["dataset_id"]
     meta = http.wait_terminal(dataset_id)
     assert (meta["status"], meta["error"]["code"]) == ("FAILED", "ENCODING_ERROR")
     seen: list[dict[str, Any]] = []
-    events = wait_for(lambda: events_for(deployed, events_queue, dataset_id, seen), 20, what="event")
+    events = wait_for(lambda: events_for(localstack, events_queue, dataset_id, seen), 20, what="event")
     assert [e["detail-type"] for e in events] == ["Dataset Profiling Failed"]
     assert_valid("event-dataset-profiling-failed", events[0]["detail"])
     assert events[0]["detail"]["error"]["code"] == "ENCODING_ERROR"
@@ -72,8 +73,10 @@ def test_both_routes_are_served(http: HttpApi) -> None:
     assert routes == {"blue", "green"}
 
 
-def test_poison_message_lands_in_the_dlq_after_max_receives(runtime: Any, deployed: DeployedStack) -> None:
-    sqs = deployed.sqs()
+def test_poison_message_lands_in_the_dlq_after_max_receives(
+    runtime: Any, localstack: LocalStack, deployed: DeployedStack
+) -> None:
+    sqs = localstack.sqs()
     marker = f"poison-{keys.new_dataset_id()}"
     sqs.send_message(QueueUrl=deployed.work_queue_urls["green"], MessageBody=marker)
 

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from csvprof.handlers import api, worker
 from csvprof.local.emf import EmfFormatError, EmfForwarder, forwarding, parse_line
-from csvprof.local.runtime import LocalRuntime
-from csvprof.local.stack import EmbeddedStack
 from csvprof.observability import NAMESPACE, WorkerMetric, for_component
-from tests.support.http import HttpApi, wait_for
-
-if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
 
 
 def powertools_emf(component: str = "worker", **metrics: float) -> str:
@@ -164,44 +156,3 @@ def test_a_cloudwatch_failure_does_not_change_the_result() -> None:
         return "done"
 
     assert forwarding(handler, EmfForwarder(Down()))({}, None) == "done"  # type: ignore[arg-type]
-
-
-# --- the runtime hook, end to end on moto ----------------------------------------------------
-
-
-@pytest.fixture
-def forwarded_runtime(stack: EmbeddedStack) -> Iterator[tuple[LocalRuntime, CloudWatchClient]]:
-    cloudwatch: CloudWatchClient = stack.session.client("cloudwatch", endpoint_url=stack.endpoint_url)
-    handlers = (
-        api.make_handler(stack.settings, stack.session),
-        worker.make_handler(stack.settings, stack.session),
-    )
-    with LocalRuntime(stack, *handlers, emf_forwarder=EmfForwarder(cloudwatch)) as running:
-        yield running, cloudwatch
-
-
-def test_runtime_forwards_the_workers_metrics(
-    forwarded_runtime: tuple[LocalRuntime, CloudWatchClient],
-) -> None:
-    running, cloudwatch = forwarded_runtime
-    http = HttpApi(running.api_url)
-    meta = http.wait_terminal(http.upload(b" \r\n\t\n").json()["dataset_id"])
-    assert meta["status"] == "FAILED"
-
-    def failed_sum() -> float:
-        now = datetime.now(UTC)
-        points = cloudwatch.get_metric_statistics(
-            Namespace=NAMESPACE,
-            MetricName="ProfilesFailed",
-            Dimensions=[{"Name": "service", "Value": "csvprof-worker"}],
-            StartTime=now - timedelta(minutes=5),
-            EndTime=now + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        return sum(p["Sum"] for p in points)
-
-    assert wait_for(failed_sum, 10, what="ProfilesFailed in CloudWatch") >= 1
-    accepted = cloudwatch.list_metrics(Namespace=NAMESPACE, MetricName="DatasetsAccepted")["Metrics"]
-    assert accepted
-    assert accepted[0]["Dimensions"] == [{"Name": "service", "Value": "csvprof-api"}]

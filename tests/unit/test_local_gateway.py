@@ -9,7 +9,6 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,7 @@ from csvprof.local.gateway import (
     LocalGateway,
     map_result,
 )
-from csvprof.local.stack import EmbeddedStack
+from tests.support.events import load_event
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -166,29 +165,6 @@ def test_powertools_resolver_routes_through_the_gateway(serve: Callable[..., Loc
     assert ok[1]["Content-Type"] == "application/json"
     assert "apigw-requestid" in {name.lower() for name in ok[1]}
     assert missing[0] == 404
-
-
-def test_handler_can_use_the_moto_stack(serve: Callable[..., LocalGateway]) -> None:
-    # Given a handler that stores the body in the stack's bucket, as the API does
-    with EmbeddedStack() as stack:
-        s3 = stack.s3()
-
-        def store(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            body = base64.b64decode(event["body"]) if event["isBase64Encoded"] else event["body"].encode()
-            s3.put_object(Bucket=stack.settings.bucket, Key="raw/x/source.csv", Body=body)
-            return {"statusCode": 202, "body": json.dumps({"bytes": len(body)})}
-
-        gateway = serve(store)
-
-        # When a binary-ish body is posted
-        payload = bytes(range(256)) * 4
-        status, _, body = call(f"{gateway.url}/datasets", "POST", payload)
-
-        # Then the object in S3 is byte-for-byte the request body
-        assert status == 202
-        assert json.loads(body) == {"bytes": len(payload)}
-        stored = s3.get_object(Bucket=stack.settings.bucket, Key="raw/x/source.csv")["Body"].read()
-        assert stored == payload
 
 
 def test_chunked_request_body_is_reassembled(serve: Callable[..., LocalGateway]) -> None:
@@ -336,14 +312,21 @@ def test_body_under_10_mb_but_over_the_lambda_invoke_limit_is_a_413(
 
 # --- the sample events ------------------------------------------------------------------------
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
-
 
 @pytest.mark.parametrize(
     ("sample", "method", "path", "body"),
     [
-        ("apigw_v2_post_dataset.json", "POST", "/datasets?name=sales.csv", b"id\n1\n"),
-        ("apigw_v2_get_dataset.json", "GET", "/datasets/3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d", None),
+        ("apigw_v2_post_dataset", "POST", "/datasets?name=sales.csv", b"id\n1\n"),
+        ("apigw_v2_get_dataset", "GET", "/datasets/3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d", None),
+        (
+            "apigw_v2_list_datasets_page",
+            "GET",
+            "/datasets?limit=2&next_token=3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d",
+            None,
+        ),
+        ("apigw_v2_start_upload", "POST", "/uploads?name=orders-2026-11.csv", None),
+        ("apigw_v2_complete_upload", "POST", "/uploads/8d0c5e2a-1b7f-4c36-9e45-0a1b2c3d4e5f/complete", None),
+        ("apigw_v2_get_profile", "GET", "/datasets/3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d/profile", None),
     ],
 )
 def test_gateway_event_has_the_shape_of_the_sample_event(
@@ -351,7 +334,7 @@ def test_gateway_event_has_the_shape_of_the_sample_event(
 ) -> None:
     # The samples are what a deployed HTTP API (AWS_IAM auth) sends; the gateway builds the
     # same keys, except the authorizer block it does not emulate.
-    expected = json.loads((EVENTS / sample).read_text())
+    expected = load_event(sample)
     recorder = Recorder()
     gateway = serve(recorder, routes=ROUTES)
 

@@ -270,6 +270,8 @@ def test_bucket_is_encrypted_private_versioned_and_retained() -> None:
     props = bucket["Properties"]
     sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert sse["SSEAlgorithm"] in ("AES256", "aws:kms")
+    # S3 Bucket Keys: one data-key request per bucket, not per object (LocalStack drops it).
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["BucketKeyEnabled"] is True
     assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
         ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
     )

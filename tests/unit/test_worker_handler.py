@@ -1,19 +1,23 @@
 """The worker handler's batch semantics, with the use case on in-memory ports.
 
-The realistic SQS event comes from tests/events; the failure is injected at the
-storage port, the way an S3 outage would surface.
+Each SQS event is a file in tests/events, named by its scenario (first delivery, redelivery,
+last delivery, poison body, a message from an older API that still carries source_key).
+Infrastructure failures are injected at the storage port, the way an S3 outage would surface.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from csvprof.config import Settings
+from csvprof.contracts.events import DATASET_PROFILED, DATASET_PROFILING_FAILED
 from csvprof.contracts.keys import DatasetId
+from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
 from csvprof.contracts.profile import Profile
 from csvprof.domain.processing import Worker
@@ -21,10 +25,12 @@ from csvprof.handlers.worker import make_handler
 from csvprof.limits import SQS_MAX_RECEIVE_COUNT
 from csvprof.local.context import new_context
 from csvprof.profiler import ArrowProfileEngine
+from tests.support.contracts import assert_valid
 from tests.support.events import load_event
 from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingPublisher
 
 ID = DatasetId("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d")
+SOURCE = b"a,b\n1,2\n3,4\n"
 SETTINGS = Settings(bucket="b", blue_queue_url="q1", green_queue_url="q2", event_bus_name="bus")
 
 
@@ -33,53 +39,139 @@ class ProfileStoreDown(InMemoryArtifacts):
         raise ConnectionError("S3 is unreachable")
 
 
-def sqs_event(receive_count: int, body: str | None = None) -> dict[str, Any]:
-    event = load_event("sqs_dataset_message")
-    record = event["Records"][0]
-    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
-    if body is not None:
-        record["body"] = body
-    return event
+@dataclass
+class Run:
+    """One invocation of the worker handler: its answer and what the ports saw."""
+
+    event: dict[str, Any]
+    answer: dict[str, Any]
+    metas: InMemoryMetas
+    artifacts: InMemoryArtifacts
+    events: RecordingPublisher
+
+    @property
+    def failed_ids(self) -> list[str]:
+        return [item["itemIdentifier"] for item in self.answer["batchItemFailures"]]
+
+    @property
+    def message_id(self) -> str:
+        message_id: str = self.event["Records"][0]["messageId"]
+        return message_id
+
+    @property
+    def meta(self) -> Meta:
+        return self.metas.stored[ID][0]
 
 
-def run(
-    receive_count: int, body: str | None = None
-) -> tuple[dict[str, Any], InMemoryMetas, RecordingPublisher]:
-    metas, artifacts, events = InMemoryMetas(), ProfileStoreDown(), RecordingPublisher()
-    metas.create(Meta.new(ID, name=None, route="blue", source_bytes=8, now=datetime.now(UTC)))
-    artifacts.put_source(ID, b"a,b\n1,2\n", None)
+def run(event_name: str, *, store_down: bool = False, status: Status = Status.UPLOADED) -> Run:
+    """Given dataset ID registered (UPLOADED, or claimed by an earlier delivery when PROCESSING)
+    with its source stored, when the worker handler gets tests/events/<event_name>.json."""
+    metas = InMemoryMetas()
+    artifacts = ProfileStoreDown() if store_down else InMemoryArtifacts()
+    events = RecordingPublisher()
+    meta = Meta.new(ID, name=None, route="blue", source_bytes=len(SOURCE), now=datetime.now(UTC))
+    if status is Status.PROCESSING:
+        meta = meta.start(datetime.now(UTC))
+    metas.create(meta)
+    artifacts.put_source(ID, SOURCE, None)
+    metas.calls.clear()
+    artifacts.calls.clear()
     worker = Worker(metas, artifacts, events, ArrowProfileEngine(), now=lambda: datetime.now(UTC))
     handler = make_handler(SETTINGS, worker=worker)
     context = new_context("csvprof-worker", memory_mb=2048, timeout_s=900, region="us-east-1")
-    return handler(sqs_event(receive_count, body), context), metas, events
+    event = load_event(event_name)
+    return Run(event, handler(event, context), metas, artifacts, events)
 
 
-def failed_ids(answer: dict[str, Any]) -> list[str]:
-    return [item["itemIdentifier"] for item in answer["batchItemFailures"]]
+def receive_count(event_name: str) -> int:
+    return int(load_event(event_name)["Records"][0]["attributes"]["ApproximateReceiveCount"])
+
+
+def test_the_sample_deliveries_count_up_to_the_queues_max_receive_count() -> None:
+    # The scenarios below rely on these counts: what SQS would say on each receive.
+    counts = [receive_count(n) for n in ("sqs_first_delivery", "sqs_redelivery", "sqs_last_delivery")]
+    assert counts == [1, 2, SQS_MAX_RECEIVE_COUNT]
+    for name in ("sqs_first_delivery", "sqs_redelivery", "sqs_last_delivery"):
+        assert_valid("queue-message", json.loads(load_event(name)["Records"][0]["body"]))
+
+
+def test_a_first_delivery_profiles_the_dataset_and_reports_no_failure() -> None:
+    result = run("sqs_first_delivery")
+    assert result.failed_ids == []
+    assert (result.meta.status, result.meta.attempts) == (Status.READY, 1)
+    assert f"put_profile {ID}" in result.artifacts.calls
+    assert [e.detail_type for e in result.events.published] == [DATASET_PROFILED]
+    assert_valid("event-dataset-profiled", result.events.published[0].detail)
 
 
 def test_an_infrastructure_failure_fails_the_record_for_a_retry() -> None:
-    answer, metas, events = run(receive_count=1)
-    assert failed_ids(answer) == [load_event("sqs_dataset_message")["Records"][0]["messageId"]]
-    assert metas.stored[ID][0].status is Status.PROCESSING  # the retry will re-claim it
-    assert events.published == []
+    result = run("sqs_first_delivery", store_down=True)
+    assert result.failed_ids == [result.message_id]
+    assert result.meta.status is Status.PROCESSING  # the retry will re-claim it
+    assert result.events.published == []
+
+
+def test_a_redelivery_reclaims_the_dataset_its_dead_worker_left_processing() -> None:
+    # Given the first delivery's worker died after its claim (meta PROCESSING, attempt 1)
+    result = run("sqs_redelivery", status=Status.PROCESSING)
+    # Then the redelivery claims it again and finishes it
+    assert result.failed_ids == []
+    assert (result.meta.status, result.meta.attempts) == (Status.READY, 2)
+    assert [e.detail_type for e in result.events.published] == [DATASET_PROFILED]
+
+
+def test_a_failed_redelivery_is_retried_again_without_marking_the_dataset() -> None:
+    result = run("sqs_redelivery", store_down=True, status=Status.PROCESSING)
+    assert result.failed_ids == [result.message_id]
+    assert result.meta.status is Status.PROCESSING  # not the last receive: no FAILED yet
+    assert result.events.published == []
 
 
 def test_the_last_receive_marks_the_dataset_failed_before_the_dlq(capsys: pytest.CaptureFixture[str]) -> None:
-    answer, metas, events = run(receive_count=SQS_MAX_RECEIVE_COUNT)
-    assert len(failed_ids(answer)) == 1  # still failed: SQS moves it to the DLQ
-    meta = metas.stored[ID][0]
+    result = run("sqs_last_delivery", store_down=True)
+    assert result.failed_ids == [result.message_id]  # still failed: SQS moves it to the DLQ
+    meta = result.meta
     assert meta.status is Status.FAILED
     assert meta.error is not None
     assert meta.error.code == "INTERNAL_ERROR"
     assert "ConnectionError" in meta.error.message
-    assert [e.detail_type for e in events.published] == ["Dataset Profiling Failed"]
+    assert_valid("meta", meta.to_dict())
+    assert [e.detail_type for e in result.events.published] == [DATASET_PROFILING_FAILED]
+    assert_valid("event-dataset-profiling-failed", result.events.published[0].detail)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any("ProfilesFailed" in blob for blob in emf)
 
 
 def test_a_poison_body_fails_the_record_and_touches_nothing() -> None:
-    answer, metas, events = run(receive_count=SQS_MAX_RECEIVE_COUNT, body='{"dataset_id": "nope"}')
-    assert len(failed_ids(answer)) == 1
-    assert metas.stored[ID][0].status is Status.UPLOADED
-    assert events.published == []
+    result = run("sqs_poison_body")
+    assert result.failed_ids == [result.message_id]
+    assert (result.metas.calls, result.artifacts.calls) == ([], [])
+    assert result.meta.status is Status.UPLOADED
+    assert result.events.published == []
+
+
+def test_a_message_from_an_older_api_with_source_key_is_still_processed() -> None:
+    # Given a message body that still carries source_key (no longer sent, still accepted)
+    body = json.loads(load_event("sqs_legacy_source_key")["Records"][0]["body"])
+    assert body["source_key"] == f"raw/{ID}/source.csv"
+    assert_valid("queue-message", body)
+    # Then it parses to the same message, and the dataset is profiled
+    assert DatasetMessage.parse(json.dumps(body)).dataset_id == ID
+    result = run("sqs_legacy_source_key")
+    assert result.failed_ids == []
+    assert result.meta.status is Status.READY
+    assert [e.detail_type for e in result.events.published] == [DATASET_PROFILED]
+
+
+def test_a_legacy_message_whose_source_key_is_not_the_raw_key_is_poison() -> None:
+    event = load_event("sqs_legacy_source_key")
+    record = event["Records"][0]
+    body = json.loads(record["body"])
+    body["source_key"] = "raw/another/source.csv"
+    record["body"] = json.dumps(body)
+    metas, events = InMemoryMetas(), RecordingPublisher()
+    worker = Worker(metas, InMemoryArtifacts(), events, ArrowProfileEngine(), now=lambda: datetime.now(UTC))
+    context = new_context("csvprof-worker", memory_mb=2048, timeout_s=900, region="us-east-1")
+    answer = make_handler(SETTINGS, worker=worker)(event, context)
+    assert [i["itemIdentifier"] for i in answer["batchItemFailures"]] == [record["messageId"]]
+    assert (metas.calls, events.published) == ([], [])
