@@ -211,8 +211,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = True) -> Iterator[str]:
     """EmbeddedStack + LocalRuntime with the real handlers; yields the API URL."""
     # Imported here: the stack needs moto (the `local` extra); `csvprof profile` does not.
-    from csvprof.handlers import api, worker
-    from csvprof.local.runtime import LocalRuntime, patched_environ
+    from csvprof.handlers import api, reconciler, worker
+    from csvprof.local.runtime import LOCAL_STALE_UPLOADED_S, LocalRuntime, patched_environ
     from csvprof.local.stack import EmbeddedStack
 
     with EmbeddedStack(green_weight=green_weight) as stack:
@@ -229,6 +229,9 @@ def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = T
                 api.make_handler(settings, stack.session),
                 worker.make_handler(settings, stack.session),
                 port=port,
+                reconciler_handler=reconciler.make_handler(
+                    replace(settings, stale_uploaded_after_s=LOCAL_STALE_UPLOADED_S), stack.session
+                ),
             )
             with runtime:
                 yield runtime.api_url

@@ -6,7 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from csvprof.limits import SQS_MAX_RECEIVE_COUNT, ProfileLimits
+from csvprof.limits import (
+    RECONCILE_STALE_UPLOADED_S,
+    SQS_MAX_RECEIVE_COUNT,
+    SQS_VISIBILITY_TIMEOUT_S,
+    ProfileLimits,
+)
+
+VISIBILITY_VARIABLE = "CSVPROF_VISIBILITY_TIMEOUT_S"
+STALE_UPLOADED_VARIABLE = "CSVPROF_STALE_UPLOADED_AFTER_S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +33,10 @@ class Settings:
     region: str = "us-east-1"
     max_receive_count: int = SQS_MAX_RECEIVE_COUNT
     limits: ProfileLimits = field(default_factory=ProfileLimits)
+    # The reconciler's thresholds: the work queues' visibility timeout (leases are counted in
+    # it) and how long a dataset may stay UPLOADED. Local stacks shrink both.
+    visibility_timeout_s: float = SQS_VISIBILITY_TIMEOUT_S
+    stale_uploaded_after_s: float = RECONCILE_STALE_UPLOADED_S
 
     def __post_init__(self) -> None:
         if not 0 <= self.green_weight <= 100:
@@ -43,6 +55,8 @@ class Settings:
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             max_receive_count=int(env.get("CSVPROF_MAX_RECEIVE_COUNT", str(SQS_MAX_RECEIVE_COUNT))),
+            visibility_timeout_s=float(env.get(VISIBILITY_VARIABLE, SQS_VISIBILITY_TIMEOUT_S)),
+            stale_uploaded_after_s=float(env.get(STALE_UPLOADED_VARIABLE, RECONCILE_STALE_UPLOADED_S)),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -60,4 +74,9 @@ class Settings:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         if self.routing_parameter:
             env["CSVPROF_ROUTING_PARAMETER"] = self.routing_parameter
+        # Only the reconciler reads these; a deployed one gets the first from messaging.
+        if self.visibility_timeout_s != SQS_VISIBILITY_TIMEOUT_S:
+            env[VISIBILITY_VARIABLE] = str(self.visibility_timeout_s)
+        if self.stale_uploaded_after_s != RECONCILE_STALE_UPLOADED_S:
+            env[STALE_UPLOADED_VARIABLE] = str(self.stale_uploaded_after_s)
         return env

@@ -145,6 +145,12 @@ class SourceMissing(ProfilingError):
     code = "SOURCE_MISSING"
 
 
+class LeaseExpired(ProfilingError):
+    """The reconciler found the dataset PROCESSING after its last possible delivery had ended."""
+
+    code = "LEASE_EXPIRED"
+
+
 class InternalError(ProfilingError):
     """A bug. Logged with its stack trace; the API answers it as 500."""
 

@@ -43,6 +43,21 @@ API_RESERVED_CONCURRENCY = 100
 WORKER_RESERVED_CONCURRENCY = 20
 WORKER_QUEUE_MAX_CONCURRENCY = WORKER_RESERVED_CONCURRENCY // 2
 
+# The reconciler (a scheduled function) sweeps meta/ so no dataset is left behind.
+RECONCILE_INTERVAL_S = 300
+RECONCILER_MEMORY_MB = 256
+RECONCILER_TIMEOUT_S = 60
+# UPLOADED for longer than this means the API's send never happened: enqueue it again.
+# Far above the API's 10 s; a dataset merely waiting in a backlog gets a duplicate message,
+# which the worker skips with one meta read.
+RECONCILE_STALE_UPLOADED_S = 600
+# Metas whose object is older than this are not read: a stuck dataset is resolved long before
+# (the longest lease is 3 visibility timeouts, 4.5 h), so old terminal metas cost no GET.
+RECONCILE_HORIZON_S = 24 * 3600
+# Meta keys one run looks at (listing and, when old enough, reading them); a larger bucket is
+# covered over several runs, each continuing where the last one stopped.
+RECONCILE_MAX_EXAMINED = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileLimits:

@@ -1,4 +1,4 @@
-"""Logger, metrics and tracer for both functions: the code side of docs/observability.md.
+"""Logger, metrics and tracer for the functions: the code side of docs/observability.md.
 
 Metric names and units live here and nowhere else; a test reads the EMF the handlers
 print and checks it against the tables in docs/observability.md.
@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = "CsvProf"
-Component = Literal["api", "worker"]
+Component = Literal["api", "worker", "reconciler"]
 
 
 class ApiMetric(StrEnum):
@@ -32,6 +32,13 @@ class WorkerMetric(StrEnum):
     QUEUE_LATENCY_MS = "QueueLatencyMs"
 
 
+class ReconcilerMetric(StrEnum):
+    DATASETS_RECONCILED = "DatasetsReconciled"
+    DATASETS_REQUEUED = "DatasetsRequeued"
+    DATASETS_ABANDONED = "DatasetsAbandoned"
+    METAS_EXAMINED = "MetasExamined"
+
+
 UNITS: dict[str, MetricUnit] = {
     ApiMetric.DATASETS_ACCEPTED: MetricUnit.Count,
     ApiMetric.UPLOAD_BYTES: MetricUnit.Bytes,
@@ -42,6 +49,10 @@ UNITS: dict[str, MetricUnit] = {
     WorkerMetric.BYTES_PROFILED: MetricUnit.Bytes,
     WorkerMetric.ROWS_PROFILED: MetricUnit.Count,
     WorkerMetric.QUEUE_LATENCY_MS: MetricUnit.Milliseconds,
+    ReconcilerMetric.DATASETS_RECONCILED: MetricUnit.Count,
+    ReconcilerMetric.DATASETS_REQUEUED: MetricUnit.Count,
+    ReconcilerMetric.DATASETS_ABANDONED: MetricUnit.Count,
+    ReconcilerMetric.METAS_EXAMINED: MetricUnit.Count,
 }
 
 
@@ -51,7 +62,7 @@ class Observability:
     metrics: EphemeralMetrics
     tracer: Tracer
 
-    def metric(self, name: ApiMetric | WorkerMetric, value: float) -> None:
+    def metric(self, name: ApiMetric | WorkerMetric | ReconcilerMetric, value: float) -> None:
         self.metrics.add_metric(name=name.value, unit=UNITS[name], value=value)
 
 

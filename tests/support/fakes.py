@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +22,7 @@ from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Route
 from csvprof.contracts.profile import Profile
-from csvprof.domain.ports import SourceInfo, Versioned
+from csvprof.domain.ports import MetaHeader, SourceInfo, Versioned
 from csvprof.errors import PreconditionFailed, SourceMissing
 
 _etags = itertools.count(1)
@@ -32,6 +32,9 @@ _etags = itertools.count(1)
 class InMemoryMetas:
     stored: dict[str, tuple[Meta, str]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    # Each meta's last write time, as S3's LastModified; `clock` stamps create and replace.
+    modified: dict[str, datetime] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def create(self, meta: Meta) -> str:
         self.calls.append(f"create {meta.dataset_id}")
@@ -39,6 +42,7 @@ class InMemoryMetas:
             raise PreconditionFailed(meta.dataset_id)
         etag = f'"{next(_etags)}"'
         self.stored[meta.dataset_id] = (meta, etag)
+        self.modified[meta.dataset_id] = self.clock()
         return etag
 
     def load(self, dataset_id: DatasetId) -> Versioned | None:
@@ -53,6 +57,7 @@ class InMemoryMetas:
             raise PreconditionFailed(meta.dataset_id)
         new_etag = f'"{next(_etags)}"'
         self.stored[meta.dataset_id] = (meta, new_etag)
+        self.modified[meta.dataset_id] = self.clock()
         return new_etag
 
     def list(self, limit: int, after: DatasetId | None) -> tuple[list[Meta], DatasetId | None]:
@@ -60,6 +65,13 @@ class InMemoryMetas:
         ids = sorted(i for i in self.stored if after is None or i > after)
         page = ids[:limit]
         return [self.stored[i][0] for i in page], (page[-1] if len(ids) > limit else None)
+
+    def scan(self, limit: int, after: DatasetId | None) -> tuple[Sequence[MetaHeader], DatasetId | None]:
+        self.calls.append("scan")
+        ids = sorted(i for i in self.stored if after is None or i > after)
+        page = ids[:limit]
+        headers = [MetaHeader(DatasetId(i), self.modified[i]) for i in page]
+        return headers, (DatasetId(page[-1]) if len(ids) > limit else None)
 
 
 @dataclass

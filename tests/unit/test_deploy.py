@@ -215,6 +215,8 @@ def test_build_zips_sources_and_dependencies_reproducibly(tmp_path: Path) -> Non
     names = zipfile.ZipFile(first.path).namelist()
     assert "csvprof/handlers/api.py" in names
     assert "csvprof/handlers/worker.py" in names
+    assert "csvprof/handlers/reconciler.py" in names
+    assert "csvprof/domain/reconcile.py" in names
     assert "somedep/__init__.py" in names
     assert not any(n.startswith(("csvprof/local/", "csvprof/deploy/")) or n.endswith(".pyc") for n in names)
     assert first.unzipped_bytes > first.zipped_bytes > 0

@@ -18,7 +18,11 @@ print(",".join(sorted(m for m in ("pyarrow", "numpy", "datasketches", "moto") if
 
 @pytest.mark.parametrize(
     ("module", "heavy"),
-    [("csvprof.handlers.api", ""), ("csvprof.handlers.worker", "datasketches,numpy,pyarrow")],
+    [
+        ("csvprof.handlers.api", ""),
+        ("csvprof.handlers.worker", "datasketches,numpy,pyarrow"),
+        ("csvprof.handlers.reconciler", ""),
+    ],
 )
 def test_import_needs_no_configuration_and_loads_only_what_the_function_uses(module: str, heavy: str) -> None:
     # A fresh interpreter with no csvprof or AWS settings: import must still succeed (no

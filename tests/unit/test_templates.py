@@ -66,6 +66,8 @@ RUNTIME_PARAMETERS = [
     ("WORKER_MEMORY_MB", Stack.COMPUTE, "WorkerMemoryMB"),
     ("WORKER_TIMEOUT_S", Stack.COMPUTE, "WorkerTimeoutSeconds"),
     ("SQS_BATCH_SIZE", Stack.COMPUTE, "SqsBatchSize"),
+    ("RECONCILER_MEMORY_MB", Stack.COMPUTE, "ReconcilerMemoryMB"),
+    ("RECONCILER_TIMEOUT_S", Stack.COMPUTE, "ReconcilerTimeoutSeconds"),
     ("SQS_VISIBILITY_TIMEOUT_S", Stack.MESSAGING, "VisibilityTimeoutSeconds"),
     ("SQS_MAX_RECEIVE_COUNT", Stack.MESSAGING, "MaxReceiveCount"),
     ("DLQ_RETENTION_S", Stack.MESSAGING, "DlqRetentionSeconds"),
@@ -86,6 +88,12 @@ def test_runtime_numbers_are_the_template_defaults(constant: str, stack: Stack, 
     [
         ("ApiFunction", "ApiMemoryMB", "ApiTimeoutSeconds", "csvprof.handlers.api.handler"),
         ("WorkerFunction", "WorkerMemoryMB", "WorkerTimeoutSeconds", "csvprof.handlers.worker.handler"),
+        (
+            "ReconcilerFunction",
+            "ReconcilerMemoryMB",
+            "ReconcilerTimeoutSeconds",
+            "csvprof.handlers.reconciler.handler",
+        ),
     ],
 )
 def test_functions_use_the_documented_runtime(function: str, memory: str, timeout: str, handler: str) -> None:
@@ -113,9 +121,9 @@ def test_worker_environment_names_are_the_config_names() -> None:
         "AWS_REGION",
         "CSVPROF_GREEN_WEIGHT",
     }
-    for function in ("ApiFunction", "WorkerFunction"):
+    for function in ("ApiFunction", "WorkerFunction", "ReconcilerFunction"):
         variables = template(Stack.COMPUTE)["Resources"][function]["Properties"]["Environment"]["Variables"]
-        needed = expected - ({"CSVPROF_ROUTING_PARAMETER"} if function == "WorkerFunction" else set())
+        needed = expected - ({"CSVPROF_ROUTING_PARAMETER"} if function != "ApiFunction" else set())
         assert needed <= set(variables), (function, needed - set(variables))
 
 
@@ -383,6 +391,56 @@ def test_worker_role_is_least_privilege() -> None:
     }
 
 
+def test_reconciler_role_is_least_privilege() -> None:
+    assert grants("ReconcilerRole") == COMMON | {
+        ("s3:ListBucket", "<BucketArn>"),  # conditioned on the meta/ prefix
+        ("s3:GetObject", "<BucketArn>/meta/*"),
+        ("s3:PutObject", "<BucketArn>/meta/*"),
+        ("sqs:SendMessage", "<BlueQueueArn>"),
+        ("sqs:SendMessage", "<GreenQueueArn>"),
+        ("events:PutEvents", "<EventBusArn>"),
+        ("logs:CreateLogStream", LOGS % "reconciler"),
+        ("logs:PutLogEvents", LOGS % "reconciler"),
+    }
+    statements = template(Stack.COMPUTE)["Resources"]["ReconcilerRole"]["Properties"]["Policies"][0]
+    [listing] = [s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "meta/*"}}
+
+
+# --- the reconciler's schedule -------------------------------------------------------------
+
+
+def test_the_reconciler_runs_on_the_documented_schedule() -> None:
+    res = template(Stack.COMPUTE)["Resources"]
+    rule = res["ReconcilerSchedule"]["Properties"]
+    assert rule["State"] == "ENABLED"
+    assert ref(rule["ScheduleExpression"]) == "ReconcileSchedule"
+    assert default(Stack.COMPUTE, "ReconcileSchedule") == f"rate({limits.RECONCILE_INTERVAL_S // 60} minutes)"
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReconcilerFunction", "Arn"]}
+    permission = res["ReconcilerInvokePermission"]["Properties"]
+    assert (permission["Action"], permission["Principal"]) == (
+        "lambda:InvokeFunction",
+        "events.amazonaws.com",
+    )
+    assert ref(permission["FunctionName"]) == "ReconcilerFunction"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ReconcilerSchedule", "Arn"]}
+    # A run must end well before the next one starts.
+    assert limits.RECONCILER_TIMEOUT_S < limits.RECONCILE_INTERVAL_S
+
+
+def test_the_reconciler_counts_leases_in_the_queues_own_numbers() -> None:
+    variables = template(Stack.COMPUTE)["Resources"]["ReconcilerFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    for variable, output in (
+        ("CSVPROF_MAX_RECEIVE_COUNT", "MaxReceiveCount"),
+        ("CSVPROF_VISIBILITY_TIMEOUT_S", "VisibilityTimeoutSeconds"),
+    ):
+        assert variables[variable] == {"Fn::ImportValue": {"Fn::Sub": f"${{Name}}-{output}"}}
+        assert template(Stack.MESSAGING)["Outputs"][output]["Value"] == {"Ref": output}
+
+
 # --- API -----------------------------------------------------------------------------------
 
 
@@ -498,15 +556,25 @@ def test_profiles_failed_alarm_watches_the_worker_service() -> None:
     assert props["Dimensions"] == [{"Name": "service", "Value": "csvprof-worker"}]
 
 
+def test_datasets_reconciled_alarm_watches_the_reconciler_service() -> None:
+    from csvprof.observability import NAMESPACE, ReconcilerMetric
+
+    props = template_alarms()["datasets-reconciled"]["Properties"]
+    metric = ReconcilerMetric.DATASETS_RECONCILED.value
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, metric)
+    assert props["Dimensions"] == [{"Name": "service", "Value": "csvprof-reconciler"}]
+
+
 def test_log_groups_have_retention() -> None:
     groups = resources(Stack.OBSERVABILITY, "AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 4
     for group in groups.values():
         assert ref(group["Properties"]["RetentionInDays"]) == "LogRetentionDays"
     names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups.values()}
     assert names == {
         "/aws/lambda/${Name}-api",
         "/aws/lambda/${Name}-worker",
+        "/aws/lambda/${Name}-reconciler",
         "/aws/apigateway/${Name}-access",
     }
     functions = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -18,7 +18,7 @@ from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Meta
 from csvprof.contracts.profile import Profile
-from csvprof.domain.ports import SourceInfo, Versioned
+from csvprof.domain.ports import MetaHeader, SourceInfo, Versioned
 from csvprof.errors import PreconditionFailed, SourceMissing
 
 if TYPE_CHECKING:
@@ -105,6 +105,21 @@ class S3MetaRepository:
                 metas.append(found.meta)
         last = keys.dataset_id_from_meta_key(page["Contents"][-1]["Key"]) if page.get("Contents") else None
         return metas, last if page.get("IsTruncated") else None
+
+    def scan(self, limit: int, after: DatasetId | None) -> tuple[Sequence[MetaHeader], DatasetId | None]:
+        """One ListObjectsV2 page of meta/: ids and LastModified, no GetObject."""
+        page_args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": keys.META_PREFIX, "MaxKeys": limit}
+        if after:
+            page_args["StartAfter"] = keys.meta_key(after)
+        page = self._s3.list_objects_v2(**page_args)
+        contents = page.get("Contents", [])
+        headers = [
+            MetaHeader(dataset_id, item["LastModified"])
+            for item in contents
+            if (dataset_id := keys.dataset_id_from_meta_key(item["Key"])) is not None
+        ]
+        last = keys.dataset_id_from_meta_key(contents[-1]["Key"]) if contents else None
+        return headers, last if page.get("IsTruncated") else None
 
 
 class _StreamingReader(io.RawIOBase):

@@ -46,12 +46,14 @@ class MessagingOutput(StrEnum):
     EVENT_BUS_ARN = "EventBusArn"
     ROUTING_PARAMETER_NAME = "RoutingParameterName"
     MAX_RECEIVE_COUNT = "MaxReceiveCount"
+    VISIBILITY_TIMEOUT_SECONDS = "VisibilityTimeoutSeconds"
 
 
 class ObservabilityOutput(StrEnum):
     ALARM_TOPIC_ARN = "AlarmTopicArn"
     API_LOG_GROUP_NAME = "ApiLogGroupName"
     WORKER_LOG_GROUP_NAME = "WorkerLogGroupName"
+    RECONCILER_LOG_GROUP_NAME = "ReconcilerLogGroupName"
     ACCESS_LOG_GROUP_ARN = "AccessLogGroupArn"
     DASHBOARD_NAME = "DashboardName"
 
@@ -62,6 +64,7 @@ class ComputeOutput(StrEnum):
     WORKER_FUNCTION_NAME = "WorkerFunctionName"
     WORKER_BLUE_ALIAS_ARN = "WorkerBlueAliasArn"
     WORKER_GREEN_ALIAS_ARN = "WorkerGreenAliasArn"
+    RECONCILER_FUNCTION_NAME = "ReconcilerFunctionName"
 
 
 class ApiOutput(StrEnum):
@@ -93,6 +96,7 @@ ALARMS: Final[tuple[str, ...]] = (
     "queue-age-blue",
     "queue-age-green",
     "profiles-failed",
+    "datasets-reconciled",
 )
 
 

@@ -38,6 +38,14 @@ class SourceInfo:
     name: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class MetaHeader:
+    """A meta as a listing shows it, without its body: enough to skip it cheaply."""
+
+    dataset_id: DatasetId
+    last_modified: datetime
+
+
 class MetaRepository(Protocol):
     def create(self, meta: Meta) -> str:
         """Write a new meta; raise PreconditionFailed if one exists. Returns the ETag."""
@@ -51,6 +59,10 @@ class MetaRepository(Protocol):
 
     def list(self, limit: int, after: DatasetId | None) -> tuple[list[Meta], DatasetId | None]:
         """Up to `limit` metas in key order after `after`, and the id to continue after (or None)."""
+        ...
+
+    def scan(self, limit: int, after: DatasetId | None) -> tuple[Sequence[MetaHeader], DatasetId | None]:
+        """Like `list`, but only each meta's id and last write time: no object is read."""
         ...
 
 

@@ -14,6 +14,7 @@ Delivery is at-least-once, so every step tolerates repetition:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -164,19 +165,34 @@ class Worker:
             raise InternalError(f"unexpected {type(exc).__name__}: {exc}") from exc
 
     def _finish_failed(self, dataset_id: DatasetId, error: ProfilingError) -> tuple[Meta, bool]:
-        """Write FAILED unless the dataset is already terminal; (meta, whether this call wrote)."""
-        changed = False
+        return record_failure(self.metas, self.events, self.now, dataset_id, error)
 
-        def decide(meta: Meta) -> Meta | None:
-            nonlocal changed
-            changed = not meta.status.terminal
-            if not changed:
-                return None
-            # A last-attempt failure can strike before the claim: walk the machine's own path.
-            started = meta.start(self.now()) if meta.status is Status.UPLOADED else meta
-            return started.failed(error.code, error.message, self.now())
 
-        meta = update_meta(self.metas, dataset_id, decide)
-        if changed:
-            self.events.publish(completion_event(meta))
-        return meta, changed
+def record_failure(
+    metas: MetaRepository,
+    events: EventPublisher,
+    now: Clock,
+    dataset_id: DatasetId,
+    error: ProfilingError,
+    applies: Callable[[Meta], bool] = lambda meta: True,
+) -> tuple[Meta, bool]:
+    """Write FAILED and publish its event, unless the dataset is already terminal or `applies`
+    rejects the version about to be replaced; (meta, whether this call wrote).
+
+    The worker and the reconciler both end datasets here, so a FAILED dataset always looks
+    the same and is announced exactly once by whoever wrote it."""
+    changed = False
+
+    def decide(meta: Meta) -> Meta | None:
+        nonlocal changed
+        changed = not meta.status.terminal and applies(meta)
+        if not changed:
+            return None
+        # A last-attempt failure can strike before the claim: walk the machine's own path.
+        started = meta.start(now()) if meta.status is Status.UPLOADED else meta
+        return started.failed(error.code, error.message, now())
+
+    meta = update_meta(metas, dataset_id, decide)
+    if changed:
+        events.publish(completion_event(meta))
+    return meta, changed

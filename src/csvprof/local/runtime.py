@@ -1,4 +1,5 @@
-"""LocalRuntime: the API behind a LocalGateway and the worker behind one poller per work queue."""
+"""LocalRuntime: the API behind a LocalGateway, the worker behind one poller per work queue, and
+the reconciler on a schedule."""
 
 from __future__ import annotations
 
@@ -15,11 +16,16 @@ from csvprof.local.emf import EmfForwarder, forwarding
 from csvprof.local.gateway import Handler, LocalGateway
 from csvprof.local.lifecycle import Service
 from csvprof.local.poller import SqsPoller
+from csvprof.local.schedule import ScheduledInvoker
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 ROUTES: tuple[Route, ...] = ("blue", "green")
+# The deployed schedule runs every 300 s; locally a repair should show within seconds.
+LOCAL_RECONCILE_INTERVAL_S = 10.0
+# UPLOADED for this long counts as stale in a local run (the deployed threshold is 600 s).
+LOCAL_STALE_UPLOADED_S = 60.0
 
 
 class WorkQueues(Protocol):
@@ -35,7 +41,8 @@ class WorkQueues(Protocol):
 
 
 class LocalRuntime(Service):
-    """Starts the gateway and the blue and green pollers; stops them in reverse order.
+    """Starts the gateway, the blue and green pollers and the reconciler's schedule (when a
+    reconciler handler is given); stops them in reverse order.
 
     With `emf_forwarder`, the EMF metrics both handlers print are sent to CloudWatch as
     CloudWatch Logs would (see `csvprof.local.emf`); off by default.
@@ -52,10 +59,14 @@ class LocalRuntime(Service):
         worker_timeout_s: float = WORKER_TIMEOUT_S,
         emf_forwarder: EmfForwarder | None = None,
         api_routes: Sequence[str] | None = tuple(API_ROUTES),
+        reconciler_handler: Handler | None = None,
+        reconcile_interval_s: float = LOCAL_RECONCILE_INTERVAL_S,
     ) -> None:
         if emf_forwarder is not None:
             api_handler = forwarding(api_handler, emf_forwarder)
             worker_handler = forwarding(worker_handler, emf_forwarder)
+            if reconciler_handler is not None:
+                reconciler_handler = forwarding(reconciler_handler, emf_forwarder)
         # One sandbox per function: Lambda never runs two invocations in one execution
         # environment, and handler state (Powertools' current event, the batch processor)
         # relies on that.
@@ -67,6 +78,11 @@ class LocalRuntime(Service):
         self.pollers: dict[Route, SqsPoller] = {}
         self._worker_handler = worker_handler
         self._worker_timeout_s = worker_timeout_s
+        self.schedule: ScheduledInvoker | None = None
+        if reconciler_handler is not None:
+            self.schedule = ScheduledInvoker(
+                one_at_a_time(reconciler_handler), interval_s=reconcile_interval_s, region=stack.region
+            )
         self._exit: ExitStack | None = None
 
     @property
@@ -89,6 +105,8 @@ class LocalRuntime(Service):
                 )
                 self.pollers[route] = exit_stack.enter_context(poller)
             exit_stack.enter_context(self.gateway)
+            if self.schedule is not None:
+                exit_stack.enter_context(self.schedule)
             self._exit = exit_stack.pop_all()
         return self
 

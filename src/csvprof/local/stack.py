@@ -203,6 +203,7 @@ class EmbeddedStack(Service):
             endpoint_url=self._endpoint_url,
             region=self.region,
             max_receive_count=SQS_MAX_RECEIVE_COUNT,
+            visibility_timeout_s=self.visibility_timeout_s,
         )
 
     def queue_arn(self, queue_name: str) -> str:
