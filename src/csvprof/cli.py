@@ -112,11 +112,12 @@ def _weight(value: str) -> int:
 
 def _cmd_profile(args: argparse.Namespace) -> int:
     from csvprof.errors import ProfilingError
-    from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb
+    from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, tune_process
 
     source = _input_file(args)
     if source is None:
         return EXIT_USAGE
+    tune_process()  # this process profiles: the engine's allocator settings, once
     size = source.stat().st_size
     engine = ArrowProfileEngine() if args.workers is None else ArrowProfileEngine(workers=args.workers)
     started = time.monotonic()

@@ -11,9 +11,6 @@ profiles of separate byte ranges (partial.py).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import functools
 import io
 import itertools
 import os
@@ -21,28 +18,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final
 
-import numpy as np
-
-# pyarrow imports numpy.ma on its first pa.array(ndarray): 15 ms, paid at import, not mid-profile.
-import numpy.ma
-import pyarrow as pa
-import pyarrow.csv as pacsv
-
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.profile import Profile
 from csvprof.domain.ports import Budget
 from csvprof.errors import (
     CsvParseError,
     EmptyFile,
-    EncodingError,
-    FieldTooLarge,
     FileTooLarge,
     MemoryLimitExceeded,
     TimeLimitExceeded,
     TooManyColumns,
 )
-from csvprof.limits import MiB, ProfileLimits
-from csvprof.profiler.dialect import SNIFF_BYTES, Sniffed, sniff
+from csvprof.limits import MiB
+from csvprof.profiler.dialect import SNIFF_BYTES, sniff
+from csvprof.profiler.parser import Parser
 from csvprof.profiler.partial import PartialProfile, quality_warnings
 from csvprof.profiler.source import (
     Buffer,
@@ -75,61 +64,6 @@ PROCESS_BLOCK_SIZE: Final = 6 * MiB
 RSS_SAMPLE_BYTES: Final = 128 * MiB
 # The first chunk's rows in its first HEAD_BYTES give the column names (see _head_end).
 HEAD_BYTES: Final = 64 * 1024
-_TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
-_PLAIN: Final = pa.binary()
-# A column whose chunk is more than this share distinct values is read plain (no dictionary);
-# it goes back to a dictionary below PLAIN_BELOW. Per 35,000-row column chunk, plain costs
-# about 1.0 ms (ids), 1.8 ms (UUIDs) and 2.2 ms (zip codes, 84 % distinct) against 1.8, 2.9
-# and 1.9 ms for a dictionary and hashing its values: plain pays off for nearly unique columns.
-PLAIN_ABOVE: Final = 0.9
-PLAIN_BELOW: Final = 0.75
-
-
-_M_TRIM_THRESHOLD: Final = -1  # glibc mallopt parameters (malloc.h)
-_M_MMAP_THRESHOLD: Final = -3
-
-
-@functools.cache
-def _keep_numpy_temporaries_mapped() -> None:
-    """Stop glibc from mmap-ing, and unmapping, every numpy temporary above 128 KiB.
-
-    A chunk's columns make arrays of 35,000 elements (280 KB): each one was a fresh mmap
-    whose pages faulted in again, 0.23 ms for an XOR that takes 0.016 ms once they stay
-    mapped (measured). Process-wide on purpose; a no-op where libc has no mallopt.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 16 * MiB)
-    mallopt(_M_TRIM_THRESHOLD, 64 * MiB)
-
-
-def _use_jemalloc() -> None:
-    """Route Arrow's allocations through jemalloc when this pyarrow build has it.
-
-    Measured on a 100 MB file with 2 threads: peak RSS 266-292 MB with jemalloc against
-    336-350 MB with the default mimalloc pool, which keeps freed per-thread segments
-    resident. The pool is process-wide, so this is set once, on purpose, here.
-    """
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        return
-    if pa.default_memory_pool().backend_name != pool.backend_name:
-        pa.set_memory_pool(pool)
-
-
-class _RaggedRows:
-    """invalid_row_handler: counts rows with the wrong number of fields and skips them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, row: Any) -> str:
-        self.count += 1  # one handler per chunk, and Arrow parses a chunk on one thread
-        return "skip"
 
 
 def column_names(header: list[str] | None, n: int) -> list[str]:
@@ -151,14 +85,6 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
-
-
-def _arrow_error(exc: pa.ArrowInvalid, block_size: int) -> Exception:
-    # Arrow reports this condition only through ArrowInvalid's text (UTF-8 is checked up front).
-    text = str(exc)
-    if "straddl" in text:
-        return FieldTooLarge(f"a row is larger than the parser's block ({block_size} bytes)")
-    return CsvParseError(f"the CSV could not be parsed: {text}")
 
 
 class _Run:
@@ -193,100 +119,6 @@ def _head_end(chunk: memoryview, terminator: bytes, quote: bytes) -> int:
     return end if end > 0 else len(chunk)
 
 
-def _check_utf8(chunk: bytes | memoryview) -> None:
-    """EncodingError unless the whole chunk is UTF-8: one validation pass over its bytes."""
-    whole = pa.Array.from_buffers(
-        pa.large_binary(),
-        1,
-        [None, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)), pa.py_buffer(chunk)],
-    )
-    try:
-        whole.cast(pa.large_string())
-    except pa.ArrowInvalid as exc:
-        raise EncodingError("the file is not valid UTF-8 text") from exc
-
-
-class Parser:
-    """Parses one chunk of whole rows into a table of text columns (dictionary-encoded or plain)."""
-
-    def __init__(self, sniffed: Sniffed, limits: ProfileLimits, block_size: int) -> None:
-        self.dialect = sniffed.dialect
-        self.limits = limits
-        self.block_size = block_size
-        self.names: list[str] | None = None  # fixed by the first chunk
-        # Columns read as plain text rather than dictionary-encoded; follows the data (observe).
-        # Threads parse while others observe: a list of bools is read and written atomically.
-        self.plain: list[bool] = []
-
-    def observe(self, distinct_shares: list[float]) -> None:
-        """Read mostly-distinct columns plain (a dictionary of unique values is wasted work)."""
-        was = self.plain  # one read: another thread may replace the list
-        if len(was) != len(distinct_shares):
-            was = [False] * len(distinct_shares)
-        # Hysteresis, so a column near the line does not flip every chunk; both paths are exact.
-        self.plain = [
-            share > PLAIN_ABOVE or (plain and share > PLAIN_BELOW)
-            for share, plain in zip(distinct_shares, was, strict=True)
-        ]
-
-    def _plain(self) -> list[bool]:
-        plain = self.plain  # one read: another thread may replace the list
-        return (
-            plain
-            if self.names is not None and len(plain) == len(self.names)
-            else [False] * len(self.names or ())
-        )
-
-    def parse(self, chunk: bytes | memoryview) -> tuple[Any, int]:
-        """(table of binary columns holding UTF-8 text, ragged rows skipped) for one chunk."""
-        if self.dialect.encoding == "cp1252":
-            try:
-                chunk = str(chunk, "cp1252").encode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise EncodingError("the file is not valid Windows-1252 text") from exc
-        else:
-            _check_utf8(chunk)
-        ragged = _RaggedRows()
-        names = self.names
-        n_types = len(names) if names is not None else self.limits.max_columns + 1
-        read_options = pacsv.ReadOptions(
-            block_size=max(len(chunk) + 1, 1 << 16),  # the whole chunk is one parser block
-            use_threads=False,  # parallelism is across chunks
-            column_names=names,
-            autogenerate_column_names=names is None,
-        )
-        parse_options = pacsv.ParseOptions(
-            delimiter=self.dialect.delimiter,
-            quote_char=self.dialect.quote_char,
-            newlines_in_values=True,
-            invalid_row_handler=ragged,
-        )
-        # Arrow fixes column types from the first block, so read text and classify ourselves.
-        # Dictionary-encoded while parsing: every statistic works on distinct values, and this
-        # costs less than parsing plain strings and encoding them afterwards (20 vs 24 ms a chunk).
-        # Binary, not string: the chunk was validated as UTF-8 in one pass (0.4 ms for 6 MiB),
-        # which is cheaper than Arrow validating every value (about 1.5 ms).
-        convert_options = pacsv.ConvertOptions(
-            column_types={f"f{i}": _TEXT for i in range(n_types)}
-            if names is None
-            else {name: _PLAIN if plain else _TEXT for name, plain in zip(names, self._plain(), strict=True)},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(chunk),
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
-        except pa.ArrowInvalid as exc:
-            if "Empty CSV file" in str(exc):
-                return pa.table({}), ragged.count
-            raise _arrow_error(exc, self.block_size) from exc
-        return table, ragged.count
-
-
 class ArrowProfileEngine:
     """Profiles a CSV stream: chunks of whole rows, parsed and folded by `workers` at once."""
 
@@ -318,8 +150,6 @@ class ArrowProfileEngine:
         self, source: BinaryIO, *, size: int | None, budget: Budget, cuts: tuple[int, ...]
     ) -> dict[str, Any]:
         started = budget.clock()
-        _use_jemalloc()
-        _keep_numpy_temporaries_mapped()
         limits = budget.limits
         run = _Run(budget)
         if size == 0:

@@ -21,14 +21,12 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from csvprof.errors import InternalError, TimeLimitExceeded
+from csvprof.profiler.parser import Parser
 from csvprof.profiler.partial import PartialProfile
 from csvprof.profiler.source import Buffer
-
-if TYPE_CHECKING:
-    from csvprof.profiler.engine import Parser
 
 
 class Workers(Protocol):
