@@ -9,8 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-SCHEMA = json.loads((CONTRACTS / "profile.schema.json").read_text())
+from tests.support.contracts import CONTRACTS, validator
+
+SCHEMA = validator("profile").schema
 CASES = sorted((CONTRACTS / "examples" / "profile").glob("*.json"))
 
 
@@ -20,7 +21,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_example_case(case: Path) -> None:
-    errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(json.loads(case.read_text())))
+    errors = list(validator("profile").iter_errors(json.loads(case.read_text())))
     if case.name.endswith(".pass.json"):
         assert errors == []
     else:

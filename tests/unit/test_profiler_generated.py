@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csvprof.domain.ports import Budget
 from csvprof.errors import ProfilingError
 from csvprof.limits import ProfileLimits
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.testdata import write_csv
+from tests.support.budget import budget
+from tests.support.contracts import assert_valid
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-LIMITS = ProfileLimits(max_columns=20, max_field_bytes=2_000)
-BUDGET = Budget(
-    limits=LIMITS,
-    remaining_s=lambda: 1e9,
-    rss_mb=lambda workers: 1.0,
-    clock=lambda: 0.0,
-    now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
-)
+BUDGET = budget(ProfileLimits(max_columns=20, max_field_bytes=2_000))
 
 cells = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
@@ -45,7 +34,7 @@ def _check(data: bytes) -> None:
         result = ArrowProfileEngine().profile(io.BytesIO(data), size=len(data), budget=BUDGET).to_dict()
     except ProfilingError:
         return
-    VALIDATOR.validate(result)
+    assert_valid("profile", result)
     assert result["dataset"]["rows"] >= 0
     for col in result["columns"]:
         assert (
@@ -80,7 +69,7 @@ def test_generated_dataset_row_count_matches_python_csv(tmp_path: Path) -> None:
     assert len(parsed) - 1 == rows
     with path.open("rb") as f:
         result = ArrowProfileEngine().profile(f, size=path.stat().st_size, budget=BUDGET).to_dict()
-    VALIDATOR.validate(result)
+    assert_valid("profile", result)
     assert result["dataset"]["rows"] == rows
     types = {c["name"]: c["inferred_type"] for c in result["columns"]}
     assert types["id"] == "integer"

@@ -60,11 +60,13 @@ def test_merge_equals_single_pass() -> None:
         right.update(c)
     left.merge(right)
     a, b = whole.result(0, "x", "x"), left.result(0, "x", "x")
-    assert a["quantiles"]["p50"] == pytest.approx(b["quantiles"]["p50"], abs=2)
+    assert a.quantiles is not None
+    assert b.quantiles is not None
+    assert a.quantiles.p50 == pytest.approx(b.quantiles.p50, abs=2)
     for key in ("type_counts", "min", "max", "distinct", "top_values", "length"):
-        assert a[key] == b[key]
-    assert a["mean"] == pytest.approx(b["mean"])
-    assert a["stddev"] == pytest.approx(b["stddev"])
+        assert getattr(a, key) == getattr(b, key)
+    assert a.mean == pytest.approx(b.mean)
+    assert a.stddev == pytest.approx(b.stddev)
 
 
 @settings(max_examples=150, deadline=None)

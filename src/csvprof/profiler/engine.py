@@ -1,25 +1,25 @@
-"""The Arrow profiling engine: a CSV byte stream in, the profile.json document out.
+"""The Arrow profiling engine: a CSV byte stream in, the profile.json document (`Profile`) out.
 
-Pure: every clock, memory probe and limit arrives in `Budget`. The main thread
-cuts the stream into chunks of whole rows (a quote-parity scan, so quoted
-newlines never split a row); `workers` (forked processes, or threads: workers.py)
-each parse a chunk with Arrow (every column as text) and fold it into their own
-partial profile. The partials are merged at the end: the same merge that combines
-profiles of separate byte ranges (partial.py).
+Every clock, memory probe and limit arrives in `Budget`, and the engine changes nothing
+process-wide (a profiling process calls `system.tune_process()` once). `open_source` sniffs
+the head and wraps the rest in a counting stream; `fold` cuts it into chunks of whole rows (a
+quote-parity scan, so quoted newlines never split a row) that `workers` (forked processes, or
+threads: workers.py) each parse with Arrow (parser.py) and fold into their own partial profile;
+the partials are merged and made into the profile (assemble.py): the same merge that combines
+profiles of separate byte ranges. docs/profiler.md describes the design.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import os
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
 from csvprof.contracts.keys import DatasetId
-from csvprof.contracts.profile import Profile
+from csvprof.contracts.profile import Profile, Runtime
 from csvprof.domain.ports import Budget
 from csvprof.errors import (
     CsvParseError,
@@ -29,10 +29,11 @@ from csvprof.errors import (
     TimeLimitExceeded,
     TooManyColumns,
 )
-from csvprof.limits import MiB
-from csvprof.profiler.dialect import SNIFF_BYTES, sniff
+from csvprof.limits import MiB, ProfileLimits
+from csvprof.profiler.assemble import ENGINE_NAME, ENGINE_VERSION, assemble, merge
+from csvprof.profiler.dialect import SNIFF_BYTES, Sniffed, sniff
 from csvprof.profiler.parser import Parser
-from csvprof.profiler.partial import PartialProfile, quality_warnings
+from csvprof.profiler.partial import PartialProfile
 from csvprof.profiler.source import (
     Buffer,
     CountingSource,
@@ -45,39 +46,19 @@ from csvprof.profiler.source import (
 )
 from csvprof.profiler.workers import ForkWorkers, ThreadWorkers, Workers, fork_available
 
-ENGINE_NAME: Final = "arrow"
-ENGINE_VERSION: Final = "0.1.0"
-SCHEMA_VERSION: Final = "1"
+__all__ = ["ENGINE_NAME", "ENGINE_VERSION", "ArrowProfileEngine", "Folded", "Opened", "fold", "open_source"]
+
 # Each chunk pays a fixed cost (about a hundred kernel calls across its columns, their Python
 # glue, and the merge into every column's state), so bigger chunks are faster and cost memory.
-# Threads share the GIL, so that cost weighs more on them. Alternating runs on 2 cores,
-# generated 1 GB file (memory: the process tree's, sampled every 100 ms, for processes):
-#   threads   6 MiB: 151-164 MB/s, peak RSS 185-191 MB
-#   threads   8 MiB: 160-183 MB/s, peak RSS 208-217 MB
-#   processes 4 MiB: 4.92 s, 182 MB;  6 MiB: 4.46-4.56 s, 212 MB
-#   processes 8 MiB: 4.60 s, 237 MB; 12 MiB: 4.55 s, 284 MB
+# Threads share the GIL, so that fixed cost weighs more on them and their chunks are bigger;
+# for processes, bigger chunks than this bought little speed for much more memory.
 THREAD_BLOCK_SIZE: Final = 8 * MiB
 PROCESS_BLOCK_SIZE: Final = 6 * MiB
-# Memory is read every RSS_SAMPLE_BYTES of input: each worker's smaps_rollup walks its page
-# tables (about 3.5 ms a worker). At 16 MiB those reads took 0.24 s of the parent's CPU on a
-# 1 GB file (4.39 s against 4.23-4.27 s without them); at 64 MiB, still 1 % of all samples.
+# Memory is read every RSS_SAMPLE_BYTES of input: each read walks every worker's page tables
+# (smaps_rollup), so reading often takes a visible share of the main thread's time.
 RSS_SAMPLE_BYTES: Final = 128 * MiB
 # The first chunk's rows in its first HEAD_BYTES give the column names (see _head_end).
 HEAD_BYTES: Final = 64 * 1024
-
-
-def column_names(header: list[str] | None, n: int) -> list[str]:
-    """Unique, non-blank names: blanks become column_<i>, repeats get _2, _3, ..."""
-    names: list[str] = []
-    taken: set[str] = set()
-    for i in range(n):
-        base = (header[i] if header is not None and i < len(header) else "").strip() or f"column_{i + 1}"
-        name, k = base, 2
-        while name in taken:
-            name, k = f"{base}_{k}", k + 1
-        taken.add(name)
-        names.append(name)
-    return names
 
 
 def available_cpus() -> int:
@@ -111,6 +92,132 @@ class _Run:
             raise MemoryLimitExceeded(f"resident memory {rss:.0f} MB exceeds {limits.memory_budget_mb} MB")
 
 
+def check_size(size: int | None, limits: ProfileLimits) -> None:
+    """EMPTY_FILE or FILE_TOO_LARGE from a size known up front, before anything is read."""
+    if size == 0:
+        raise EmptyFile("the file is empty (0 bytes)")
+    if size is not None and size > limits.max_source_bytes:
+        raise FileTooLarge(f"the file has {size} bytes; the limit is {limits.max_source_bytes}")
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A source with its dialect sniffed: the UTF-8 body after any BOM, counting what is read."""
+
+    stream: CountingSource
+    sniffed: Sniffed
+    transcoder: Utf8Transcoder | None  # a UTF-16 source is read through it
+
+    @property
+    def source_bytes(self) -> int:
+        """Bytes read from the source as stored (before any transcoding)."""
+        return self.transcoder.source_bytes if self.transcoder is not None else self.stream.bytes_read
+
+
+def open_source(source: BinaryIO, limits: ProfileLimits) -> Opened:
+    """Sniff the dialect from the head (UTF-16 transcoded to UTF-8 first) and check the limits it shows."""
+    head, at_eof = read_head(source, SNIFF_BYTES)
+    if len(head) > limits.max_source_bytes:
+        raise FileTooLarge(f"the file is larger than {limits.max_source_bytes} bytes")
+    utf16 = utf16_encoding(head)
+    transcoder: Utf8Transcoder | None = None
+    if utf16 is not None:  # everything downstream reads UTF-8
+        transcoder = Utf8Transcoder(head, source, utf16)
+        source = transcoder  # type: ignore[assignment]
+        head, at_eof = read_head(source, SNIFF_BYTES)
+    sniffed = sniff(head, at_eof, transcoded_from=utf16)
+    if sniffed.field_count > limits.max_columns:
+        raise TooManyColumns(f"{sniffed.field_count} columns; the limit is {limits.max_columns}")
+    stream = CountingSource(
+        head[sniffed.bom_bytes :], source, consumed=len(head), max_bytes=limits.max_source_bytes
+    )
+    return Opened(stream, sniffed, transcoder)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What folding a stream gave: its header row's cells (when it held the header) and the partials."""
+
+    header: list[str] | None
+    partials: list[PartialProfile]
+
+
+def fold(
+    stream: io.RawIOBase | BinaryIO,
+    parser: Parser,
+    *,
+    new_workers: Callable[[], Workers],
+    after_chunk: Callable[[Workers], None] = lambda workers: None,
+) -> Folded:
+    """Every chunk of whole rows of `stream` parsed and folded by workers from `new_workers()`.
+
+    The first chunk of a file (while `parser.names` is unset) gives the column names and the
+    header first (_head_rows); `after_chunk` runs after each chunk handed out (the budget's checks).
+    """
+    dialect = parser.dialect
+    terminator = b"\r" if dialect.line_terminator == "\r" else b"\n"
+    quote = dialect.quote_char.encode()
+    header: list[str] | None = None
+    workers: Workers | None = None
+    last_chunk: bytes | memoryview = b""
+
+    def buffer(size: int) -> Buffer:
+        # Once the workers exist they say where chunks go (shared slots, for processes).
+        return workers.buffer(size) if workers is not None else bytearray(size)
+
+    for chunk in row_chunks(stream, parser.block_size, terminator, quote, buffer):
+        last_chunk = chunk
+        if workers is None and parser.names is None:
+            head = _head_rows(parser, chunk, terminator, quote)
+            if head is None:
+                continue  # blank lines only
+            header = head.header
+            workers = new_workers()
+            workers.fold_head(head.columns, head.ragged)
+            if len(head.rest):
+                workers.submit(head.rest)
+        else:
+            workers = workers or new_workers()
+            workers.submit(chunk)
+        after_chunk(workers)
+    # Every earlier chunk ends at even quote parity.
+    if count_byte(last_chunk, quote[0]) % 2:
+        raise CsvParseError("unbalanced quotes: a quoted field is never closed")
+    return Folded(header, workers.finish() if workers is not None else [])
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    columns: list[Any]  # the head rows' parsed columns, header row dropped
+    ragged: int
+    header: list[str] | None
+    rest: memoryview  # the chunk after the head rows: for the workers
+
+
+def _head_rows(parser: Parser, chunk: memoryview, terminator: bytes, quote: bytes) -> _Head | None:
+    """Parse a small head of whole rows here, for the column names; None for blank lines only.
+
+    Only the head: the rest of the chunk goes to the workers like any other, so they start at
+    once instead of waiting while this thread parses a whole chunk.
+    """
+    rows_end = _head_end(chunk, terminator, quote)
+    table, ragged = parser.parse(chunk[:rows_end])
+    if table.num_columns == 0 and rows_end < len(chunk):
+        rows_end = len(chunk)
+        table, ragged = parser.parse(chunk)
+    if table.num_columns == 0:
+        return None
+    limit = parser.limits.max_columns
+    if table.num_columns > limit:
+        raise TooManyColumns(f"{table.num_columns} columns; the limit is {limit}")
+    parser.names = list(table.column_names)
+    header: list[str] | None = None
+    if parser.dialect.header:
+        header = [bytes(c[0].as_py()).decode() for c in table.columns]
+        table = table.slice(1)
+    return _Head(table.columns, ragged, header, chunk[rows_end:])
+
+
 def _head_end(chunk: memoryview, terminator: bytes, quote: bytes) -> int:
     """End of the whole rows in the first HEAD_BYTES of a chunk (the whole chunk if none end there)."""
     if len(chunk) <= HEAD_BYTES:
@@ -134,180 +241,56 @@ class ArrowProfileEngine:
     def profile(
         self, source: BinaryIO, *, size: int | None, budget: Budget, dataset_id: DatasetId | None = None
     ) -> Profile:
-        body = self._profile(source, size=size, budget=budget, cuts=())
-        return Profile.from_dict({**body, "dataset_id": dataset_id})
-
-    def profile_ranges(self, data: bytes, cuts: Sequence[int], *, budget: Budget) -> dict[str, Any]:
-        """profile(A) ⊕ profile(B) ⊕ ...: `data` cut at byte offsets `cuts` (row boundaries).
-
-        Each range is folded into its own PartialProfile and the partials are merged in
-        order, as byte ranges profiled by separate workers would be. The merge tests use
-        this to check that merging gives the single-pass answer.
-        """
-        return self._profile(io.BytesIO(data), size=len(data), budget=budget, cuts=tuple(cuts))
-
-    def _profile(
-        self, source: BinaryIO, *, size: int | None, budget: Budget, cuts: tuple[int, ...]
-    ) -> dict[str, Any]:
         started = budget.clock()
-        limits = budget.limits
         run = _Run(budget)
-        if size == 0:
-            raise EmptyFile("the file is empty (0 bytes)")
-        if size is not None and size > limits.max_source_bytes:
-            raise FileTooLarge(f"the file has {size} bytes; the limit is {limits.max_source_bytes}")
+        check_size(size, budget.limits)
         run.check(0)
-
-        head, at_eof = read_head(source, SNIFF_BYTES)
-        if len(head) > limits.max_source_bytes:
-            raise FileTooLarge(f"the file is larger than {limits.max_source_bytes} bytes")
-        utf16 = utf16_encoding(head)
-        transcoder: Utf8Transcoder | None = None
-        if utf16 is not None:  # everything downstream reads UTF-8
-            transcoder = Utf8Transcoder(head, source, utf16)
-            source = transcoder  # type: ignore[assignment]
-            head, at_eof = read_head(source, SNIFF_BYTES)
-        sniffed = sniff(head, at_eof, transcoded_from=utf16)
-        if sniffed.field_count > limits.max_columns:
-            raise TooManyColumns(f"{sniffed.field_count} columns; the limit is {limits.max_columns}")
-        dialect = sniffed.dialect
-        stream = CountingSource(
-            head[sniffed.bom_bytes :],
-            source,
-            consumed=len(head),
-            max_bytes=limits.max_source_bytes,
-        )
+        opened = open_source(source, budget.limits)
         block_size = self.block_size or (PROCESS_BLOCK_SIZE if self.processes else THREAD_BLOCK_SIZE)
-        parser = Parser(sniffed, limits, block_size)
-        terminator = b"\r" if dialect.line_terminator == "\r" else b"\n"
-        quote = dialect.quote_char.encode()
-        if cuts:
-            whole = stream.readall()
-            edges = [0, *(c - sniffed.bom_bytes for c in cuts), len(whole)]
-            ranges: list[BinaryIO | io.RawIOBase] = [
-                io.BytesIO(whole[a:b]) for a, b in itertools.pairwise(edges)
-            ]
-        else:
-            ranges = [stream]
-        # Workers are closed (their processes reaped) after the result is built: their exits
+        parser = Parser(opened.sniffed, budget.limits, block_size)
+        # Workers are closed (their processes reaped) after the profile is built: their exits
         # overlap the merge instead of delaying it.
         with contextlib.ExitStack() as workers_alive:
-            header: list[str] | None = None
-            finished: list[PartialProfile] = []
-            last_chunk: bytes | memoryview = b""
-            for byte_range in ranges:
-                # Each range has its own workers and partials, as a separate worker would.
-                workers: Workers | None = None
-
-                def buffer(size: int) -> Buffer:
-                    # Once this range's workers exist they say where chunks go (shared slots, for
-                    # processes): bound late on purpose.
-                    return workers.buffer(size) if workers is not None else bytearray(size)  # noqa: B023
-
-                for chunk in row_chunks(byte_range, block_size, terminator, quote, buffer):
-                    last_chunk = chunk
-                    if workers is not None:
-                        workers.submit(chunk)
-                    elif parser.names is not None:
-                        workers = self._workers(parser, run, block_size, cuts, workers_alive)
-                        workers.submit(chunk)
-                    else:
-                        # Names come from a small head of whole rows, parsed here; the rest of the
-                        # chunk goes to the workers like any other, so they start at once
-                        # (parsing all 8 MiB here kept them idle for 46 ms of a 0.58 s run).
-                        rows_end = _head_end(chunk, terminator, quote)
-                        table, ragged = parser.parse(chunk[:rows_end])
-                        if table.num_columns == 0 and rows_end < len(chunk):
-                            rows_end = len(chunk)
-                            table, ragged = parser.parse(chunk)
-                        if table.num_columns == 0:
-                            continue  # blank lines only
-                        if table.num_columns > limits.max_columns:
-                            raise TooManyColumns(
-                                f"{table.num_columns} columns; the limit is {limits.max_columns}"
-                            )
-                        parser.names = list(table.column_names)
-                        if dialect.header:
-                            header = [bytes(c[0].as_py()).decode() for c in table.columns]
-                            table = table.slice(1)
-                        workers = self._workers(parser, run, block_size, cuts, workers_alive)
-                        columns = table.columns
-                        del table  # its columns are freed as they are folded
-                        workers.fold_head(columns, ragged)
-                        if rows_end < len(chunk):
-                            workers.submit(chunk[rows_end:])
-                    run.check(stream.bytes_read, workers.pids if workers is not None else ())
-                if workers is not None:
-                    finished.extend(workers.finish())
-
-            # Every earlier chunk ends at even quote parity.
-            if count_byte(last_chunk, quote[0]) % 2:
-                raise CsvParseError("unbalanced quotes: a quoted field is never closed")
-            if not finished:
-                raise EmptyFile("the file has no rows")
-            total = finished[0]
-            for more in finished[1:]:
-                total.merge(more)
-            names = column_names(header, total.num_columns)
-            columns = [
-                acc.result(i, names[i], header[i] if header is not None else None)
-                for i, acc in enumerate(total.columns)
-            ]
-            duplicates, dup_approximate, dup_error = total.duplicate_rows()
-            source_bytes = transcoder.source_bytes if transcoder is not None else stream.bytes_read
-            dataset = {
-                "rows": total.rows,
-                "columns": len(columns),
-                "bytes": source_bytes,
-                "ragged_rows": total.ragged_rows,
-                "duplicate_rows": {
-                    "estimate": duplicates,
-                    "approximate": dup_approximate,
-                    "absolute_error": dup_error,
-                },
-            }
+            folded = fold(
+                opened.stream,
+                parser,
+                new_workers=lambda: self._workers(parser, run, workers_alive),
+                after_chunk=lambda workers: run.check(opened.stream.bytes_read, workers.pids),
+            )
+            total = merge(folded.partials)
+            source_bytes = opened.source_bytes
             run.check(source_bytes, final=True)
-            return {
-                "schema_version": SCHEMA_VERSION,
-                "dataset_id": None,
-                "generated_at": _rfc3339(budget.now()),
-                "engine": {"name": ENGINE_NAME, "version": ENGINE_VERSION},
-                "dialect": dialect.as_dict(),
-                "dataset": dataset,
-                "runtime": {
-                    "duration_ms": max(0, round((budget.clock() - started) * 1000)),
-                    "bytes_read": source_bytes,
-                    "rows": total.rows,
-                    "peak_rss_mb": round(run.peak_rss_mb, 1),
-                },
-                "columns": columns,
-                "warnings": quality_warnings(header, dataset, columns),
-            }
+            return assemble(
+                total,
+                folded.header,
+                dialect=opened.sniffed.dialect,
+                source_bytes=source_bytes,
+                dataset_id=dataset_id,
+                generated_at=budget.now(),
+                runtime=Runtime(
+                    duration_ms=max(0, round((budget.clock() - started) * 1000)),
+                    bytes_read=source_bytes,
+                    rows=total.rows,
+                    peak_rss_mb=round(run.peak_rss_mb, 1),
+                ),
+            )
 
-    def _workers(
-        self, parser: Parser, run: _Run, block_size: int, cuts: tuple[int, ...], alive: contextlib.ExitStack
-    ) -> Workers:
-        """New workers for one byte range, closed when `alive` exits."""
+    def _workers(self, parser: Parser, run: _Run, alive: contextlib.ExitStack) -> Workers:
+        """New workers for this file, closed when `alive` exits."""
         limits = run.limits
         num_columns = len(parser.names or ())
         workers: Workers
-        if cuts:  # one partial per range, as the merge tests mean
-            workers = ThreadWorkers(parser, 1, num_columns, limits.max_field_bytes)
-        elif self.processes and self.workers > 1:
+        if self.processes and self.workers > 1:
             budget = run.budget
             workers = ForkWorkers(
                 parser,
                 self.workers,
                 num_columns,
                 limits.max_field_bytes,
-                block_size,
+                parser.block_size,
                 wait_s=lambda: budget.remaining_s() - limits.stop_remaining_s,
             )
         else:
             workers = ThreadWorkers(parser, self.workers, num_columns, limits.max_field_bytes)
         alive.callback(workers.close)
         return workers
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
