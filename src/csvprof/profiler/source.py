@@ -70,19 +70,6 @@ class CountingSource(io.RawIOBase):
         return got
 
 
-def read_full(source: io.RawIOBase | BinaryIO, n: int) -> bytes:
-    """Up to n bytes, looping over short reads; fewer only at end of stream."""
-    parts: list[bytes] = []
-    got = 0
-    while got < n:
-        part = source.read(n - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
 COUNT_BLOCK: Final = 256 * 1024
 
 
