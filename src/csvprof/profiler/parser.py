@@ -20,12 +20,12 @@ from csvprof.errors import CsvParseError, EncodingError, FieldTooLarge
 from csvprof.limits import ProfileLimits
 from csvprof.profiler.dialect import Sniffed
 
-_TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
+_TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see Parser.parse
 _PLAIN: Final = pa.binary()
 # A column whose chunk is more than this share distinct values is read plain (no dictionary);
-# it goes back to a dictionary below PLAIN_BELOW. Per 35,000-row column chunk, plain costs
-# about 1.0 ms (ids), 1.8 ms (UUIDs) and 2.2 ms (zip codes, 84 % distinct) against 1.8, 2.9
-# and 1.9 ms for a dictionary and hashing its values: plain pays off for nearly unique columns.
+# it goes back to a dictionary below PLAIN_BELOW. A dictionary of nearly unique values is as
+# big as the column and still costs its hashing, so plain text grouped by hash is cheaper
+# there; at the share of zip codes (a dictionary still wins) plain costs more.
 PLAIN_ABOVE: Final = 0.9
 PLAIN_BELOW: Final = 0.75
 
@@ -119,9 +119,9 @@ class Parser:
         )
         # Arrow fixes column types from the first block, so read text and classify ourselves.
         # Dictionary-encoded while parsing: every statistic works on distinct values, and this
-        # costs less than parsing plain strings and encoding them afterwards (20 vs 24 ms a chunk).
-        # Binary, not string: the chunk was validated as UTF-8 in one pass (0.4 ms for 6 MiB),
-        # which is cheaper than Arrow validating every value (about 1.5 ms).
+        # costs less than parsing plain strings and encoding them afterwards.
+        # Binary, not string: the chunk was validated as UTF-8 in one pass over its bytes,
+        # which is cheaper than Arrow validating every value on its own.
         convert_options = pacsv.ConvertOptions(
             column_types={f"f{i}": _TEXT for i in range(n_types)}
             if names is None
