@@ -156,7 +156,7 @@ def _input_file(args: argparse.Namespace) -> Path | None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from csvprof.testdata import write_csv
+    from csvprof.local.testdata import write_csv
 
     rows = write_csv(args.out, args.size, seed=args.seed)
     print(f"wrote {args.out}: {rows:,} rows, {args.out.stat().st_size:,} bytes")

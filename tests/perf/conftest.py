@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from csvprof.local.testdata import write_csv
 from csvprof.profiler import tune_process
-from csvprof.testdata import write_csv
 from tests.perf.cgroup import MemoryCgroup
 from tests.perf.probe import SAMPLE_ENV
 from tests.perf.report import update_report

@@ -16,10 +16,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from csvprof.local.testdata import COLUMNS, write_csv
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.columns import QUANTILES
 from csvprof.profiler.types import BOOLEAN_WORDS, DATE_RE, DATETIME_RE, DECIMAL_RE, INTEGER_RE, NULL_MARKERS
-from csvprof.testdata import COLUMNS, write_csv
 from tests.support.budget import budget
 
 pytestmark = pytest.mark.perf

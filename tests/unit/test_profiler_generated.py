@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from csvprof.errors import ProfilingError
 from csvprof.limits import ProfileLimits
+from csvprof.local.testdata import write_csv
 from csvprof.profiler import ArrowProfileEngine
-from csvprof.testdata import write_csv
 from tests.support.budget import budget
 from tests.support.contracts import assert_valid
 

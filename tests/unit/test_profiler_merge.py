@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from csvprof.errors import ProfilingError
 from csvprof.limits import ProfileLimits
+from csvprof.local.testdata import COLUMNS, write_csv
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.columns import QUANTILES
 from csvprof.profiler.types import DECIMAL_RE, INTEGER_RE
-from csvprof.testdata import COLUMNS, write_csv
 from tests.support.budget import budget
 from tests.support.ranges import profile_ranges
 

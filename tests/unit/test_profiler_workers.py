@@ -15,9 +15,9 @@ import pytest
 
 from csvprof import errors
 from csvprof.limits import MiB
+from csvprof.local.testdata import write_csv
 from csvprof.profiler import ArrowProfileEngine, engine, rss_mb
 from csvprof.profiler.system import child_pids
-from csvprof.testdata import write_csv
 from tests.support.budget import budget
 from tests.support.contracts import assert_valid
 
