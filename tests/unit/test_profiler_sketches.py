@@ -69,6 +69,15 @@ def test_merge_equals_single_pass() -> None:
     assert a.stddev == pytest.approx(b.stddev)
 
 
+def test_a_range_too_narrow_for_distinct_float_edges_is_one_bin() -> None:
+    # np.linspace(0, 5e-324, 21) repeats edges, which the KLL sketch's PMF refuses.
+    acc = ColumnAccumulator()
+    acc.update(pa.array(["0", "0", "5e-324"]))
+    histogram = acc.result(0, "x", "x").histogram
+    assert histogram is not None
+    assert [(b.lower, b.upper, b.count) for b in histogram.bins] == [(0.0, 5e-324, 3)]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(

@@ -333,6 +333,8 @@ class ColumnAccumulator:
             return None
         bins = 1 if hi <= lo else HISTOGRAM_BINS
         edges = np.linspace(lo, hi, bins + 1)
+        if bins > 1 and not (np.diff(edges) > 0).all():  # a range too narrow for distinct float64 edges
+            bins, edges = 1, edges[[0, -1]]
         # get_pmf(inclusive=True) counts (edge_i, edge_i+1]; the first bin also takes the minimum.
         masses = [1.0] if bins == 1 else sketch.get_pmf(edges[1:-1].tolist(), True)
         counts = np.round(np.asarray(masses, dtype=np.float64) * n).astype(np.int64)
