@@ -15,14 +15,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csvprof.errors import FieldTooLarge
+from csvprof.limits import MiB
 from csvprof.profiler.columns import ColumnAccumulator
 from csvprof.profiler.sketches import FrequentValues, HashDistinct, group_hashes, hash_strings
 from csvprof.profiler.types import ByteView
 from csvprof.profiler.words import I64, U64
 
-# Column state (exact value counts) of all live partials shares this much memory: at most 1 MiB and
-# at least 64 KiB a column per partial.
-STATE_BYTES: Final = 192 * 1024 * 1024
+# Column state (exact value counts) of all live partials shares STATE_BYTES, within these bounds
+# a column per partial.
+STATE_BYTES: Final = 192 * MiB
+COLUMN_STATE_MAX: Final = 1 * MiB
+COLUMN_STATE_MIN: Final = 64 * 1024
 _ROW_MULT: Final = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -31,7 +34,8 @@ class PartialProfile:
 
     def __init__(self, num_columns: int, max_field_bytes: int, sharing: int = 1) -> None:
         """`sharing`: how many partials are alive at once; they split STATE_BYTES between them."""
-        state_bytes = min(1 << 20, max(64 * 1024, STATE_BYTES // max(1, num_columns * sharing)))
+        share = STATE_BYTES // max(1, num_columns * sharing)
+        state_bytes = min(COLUMN_STATE_MAX, max(COLUMN_STATE_MIN, share))
         self.columns = [
             ColumnAccumulator(frequent=FrequentValues(max_bytes=state_bytes)) for _ in range(num_columns)
         ]

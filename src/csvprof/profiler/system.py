@@ -27,6 +27,10 @@ from csvprof.limits import MiB, ProfileLimits
 
 _M_TRIM_THRESHOLD: Final = -1  # glibc mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD: Final = -3
+# Allocations below this come from the heap (glibc's default threshold is 128 KiB), and freed
+# heap memory above this stays mapped for the next allocations.
+MMAP_THRESHOLD_BYTES: Final = 16 * MiB
+TRIM_THRESHOLD_BYTES: Final = 64 * MiB
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024) if hasattr(os, "sysconf") else 4096 / (1024 * 1024)
 
 
@@ -124,8 +128,8 @@ def _keep_numpy_temporaries_mapped() -> None:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return
-    mallopt(_M_MMAP_THRESHOLD, 16 * MiB)
-    mallopt(_M_TRIM_THRESHOLD, 64 * MiB)
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
 
 
 def _use_jemalloc() -> None:
