@@ -30,7 +30,7 @@ from csvprof.errors import (
     TooManyColumns,
 )
 from csvprof.limits import MiB, ProfileLimits
-from csvprof.profiler.assemble import ENGINE_NAME, ENGINE_VERSION, assemble, merge
+from csvprof.profiler.assemble import assemble, merge
 from csvprof.profiler.dialect import SNIFF_BYTES, Sniffed, sniff
 from csvprof.profiler.parser import Parser
 from csvprof.profiler.partial import PartialProfile
@@ -45,8 +45,6 @@ from csvprof.profiler.source import (
     utf16_encoding,
 )
 from csvprof.profiler.workers import ForkWorkers, ThreadWorkers, Workers, fork_available
-
-__all__ = ["ENGINE_NAME", "ENGINE_VERSION", "ArrowProfileEngine", "Folded", "Opened", "fold", "open_source"]
 
 # Each chunk pays a fixed cost (about a hundred kernel calls across its columns, their Python
 # glue, and the merge into every column's state), so bigger chunks are faster and cost memory.
@@ -168,22 +166,36 @@ def fold(
     for chunk in row_chunks(stream, parser.block_size, terminator, quote, buffer):
         last_chunk = chunk
         if workers is None and parser.names is None:
-            head = _head_rows(parser, chunk, terminator, quote)
-            if head is None:
+            started = _start(parser, chunk, terminator, quote, new_workers)
+            if started is None:
                 continue  # blank lines only
-            header = head.header
-            workers = new_workers()
-            workers.fold_head(head.columns, head.ragged)
-            if len(head.rest):
-                workers.submit(head.rest)
+            workers, header = started
         else:
-            workers = workers or new_workers()
+            if workers is None:
+                workers = new_workers()
             workers.submit(chunk)
         after_chunk(workers)
     # Every earlier chunk ends at even quote parity.
     if count_byte(last_chunk, quote[0]) % 2:
         raise CsvParseError("unbalanced quotes: a quoted field is never closed")
     return Folded(header, workers.finish() if workers is not None else [])
+
+
+def _start(
+    parser: Parser, chunk: memoryview, terminator: bytes, quote: bytes, new_workers: Callable[[], Workers]
+) -> tuple[Workers, list[str] | None] | None:
+    """Workers for a file whose first chunk this is, with the chunk handed to them, and its header.
+
+    In a function of its own so that nothing outlives it that holds the chunk's buffer.
+    """
+    head = _head_rows(parser, chunk, terminator, quote)
+    if head is None:
+        return None
+    workers = new_workers()
+    workers.fold_head(head.columns, head.ragged)
+    if len(head.rest):
+        workers.submit(head.rest)
+    return workers, head.header
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +253,10 @@ class ArrowProfileEngine:
     def profile(
         self, source: BinaryIO, *, size: int | None, budget: Budget, dataset_id: DatasetId | None = None
     ) -> Profile:
+        """The profile of the CSV in `source` (`size` bytes when known), within `budget`.
+
+        Raises a ProfilingError (csvprof.errors) with its code for a file it cannot profile.
+        """
         started = budget.clock()
         run = _Run(budget)
         check_size(size, budget.limits)
