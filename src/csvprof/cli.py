@@ -112,11 +112,12 @@ def _weight(value: str) -> int:
 
 def _cmd_profile(args: argparse.Namespace) -> int:
     from csvprof.errors import ProfilingError
-    from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb
+    from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, tune_process
 
     source = _input_file(args)
     if source is None:
         return EXIT_USAGE
+    tune_process()  # this process profiles: the engine's allocator settings, once
     size = source.stat().st_size
     engine = ArrowProfileEngine() if args.workers is None else ArrowProfileEngine(workers=args.workers)
     started = time.monotonic()
@@ -155,7 +156,7 @@ def _input_file(args: argparse.Namespace) -> Path | None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from csvprof.testdata import write_csv
+    from csvprof.local.testdata import write_csv
 
     rows = write_csv(args.out, args.size, seed=args.seed)
     print(f"wrote {args.out}: {rows:,} rows, {args.out.stat().st_size:,} bytes")

@@ -11,7 +11,7 @@ import pytest
 from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES
 from csvprof.local.runtime import LocalRuntime
 from csvprof.local.stack import EmbeddedStack
-from csvprof.testdata import write_csv
+from csvprof.local.testdata import write_csv
 from tests.support.contracts import assert_valid
 from tests.support.http import HttpApi, wait_for
 from tests.support.pipeline import Pipeline

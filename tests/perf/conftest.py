@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from csvprof.testdata import write_csv
+from csvprof.local.testdata import write_csv
+from csvprof.profiler import tune_process
 from tests.perf.cgroup import MemoryCgroup
 from tests.perf.probe import SAMPLE_ENV
 from tests.perf.report import update_report
@@ -83,6 +84,12 @@ def _read_through(path: Path) -> None:
     with path.open("rb", buffering=0) as f:
         while f.read(16 * 1024 * 1024):
             pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tuned_process() -> None:
+    """Engines built in this process (the accuracy tests) run as in a profiling process: tuned once."""
+    tune_process()
 
 
 @pytest.fixture(scope="session")

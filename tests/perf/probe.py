@@ -5,8 +5,9 @@ as JSON, measured in this process only, so the test runner's memory is not mixed
 memory is the larger of this process's VmHWM and the process tree's memory sampled every
 100 ms (csvprof folds in forked workers: their private pages plus this process's RSS, which
 is what a Lambda function's memory limit counts); the perf tests replace the sampling with
-a memory cgroup's peak where they can (tests/perf/cgroup.py). Imports happen before the clock
-starts.
+a memory cgroup's peak where they can (tests/perf/cgroup.py). Imports and
+`csvprof.profiler.tune_process()` (the allocator settings every profiling process makes
+once) happen before the clock starts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from csvprof.errors import ProfilingError
-from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, rss_mb
+from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, rss_mb, tune_process
 from csvprof.profiler.system import child_pids
 
 # Each sample walks the workers' page tables: every 50 ms cost 5-9 % of a 1 GB run. The perf
@@ -53,6 +54,7 @@ class TreeMemory:
 
 
 def run_csvprof(path: Path) -> dict[str, Any]:
+    tune_process()  # as the worker Lambda and the CLI do when they start; before the clock
     started = time.perf_counter()
     try:
         with path.open("rb") as f:

@@ -69,7 +69,7 @@ def render(doc: dict[str, Any]) -> str:
         f"Gates: throughput ratio (csvprof MB/s ÷ DuckDB MB/s) ≥ {MIN_THROUGHPUT_RATIO}, csvprof peak RSS",
         f"≤ {MAX_PEAK_RSS_MB} MB.",
         "",
-        "The file: `csvprof.testdata.write_csv(seed=42)`, 11 columns (ids, floats with nulls, ints,",
+        "The file: `csvprof.local.testdata.write_csv(seed=42)`, 11 columns (ids, floats with nulls, ints,",
         "dates, timestamps, booleans, categories, zip codes with leading zeros, UUIDs, emails, free text",
         "with quoted commas, quotes and newlines).",
         "",

@@ -10,28 +10,20 @@ the S608 waivers; cell values always travel as parameters.
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from csvprof.domain.ports import Budget
-from csvprof.limits import ProfileLimits
+from csvprof.local.testdata import COLUMNS, write_csv
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.columns import QUANTILES
 from csvprof.profiler.types import BOOLEAN_WORDS, DATE_RE, DATETIME_RE, DECIMAL_RE, INTEGER_RE, NULL_MARKERS
-from csvprof.testdata import COLUMNS, write_csv
+from tests.support.budget import budget
 
 pytestmark = pytest.mark.perf
-BUDGET = Budget(
-    limits=ProfileLimits(),
-    remaining_s=lambda: 1e9,
-    rss_mb=lambda workers: 1.0,
-    clock=lambda: 0.0,
-    now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
-)
+BUDGET = budget()
 
 
 def _sql_list(values: tuple[str, ...]) -> str:

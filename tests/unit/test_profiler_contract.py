@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-SCHEMA = json.loads((CONTRACTS / "profile.schema.json").read_text())
+from tests.support.contracts import CONTRACTS, validator
+
+SCHEMA = validator("profile").schema
 CASES = sorted((CONTRACTS / "examples" / "profile").glob("*.json"))
 
 
@@ -20,7 +20,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_example_case(case: Path) -> None:
-    errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(json.loads(case.read_text())))
+    errors = list(validator("profile").iter_errors(json.loads(case.read_text())))
     if case.name.endswith(".pass.json"):
         assert errors == []
     else:
@@ -45,7 +45,7 @@ def _properties(node: Any, path: str) -> list[tuple[str, Any]]:
 
 
 def test_schema_documents_itself() -> None:
-    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    validator("profile").check_schema(SCHEMA)
     assert {"$schema", "$id", "description"} <= SCHEMA.keys()
     undocumented = [p for p, sub in _properties(SCHEMA, "") if "description" not in sub]
     assert undocumented == []

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import statistics
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from csvprof import errors
-from csvprof.domain.ports import Budget
 from csvprof.limits import ProfileLimits
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.types import NULL_MARKERS
-
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-
-
-def budget(limits: ProfileLimits | None = None, **overrides: Any) -> Budget:
-    fields: dict[str, Any] = {
-        "limits": limits or ProfileLimits(),
-        "remaining_s": lambda: 1e9,
-        "rss_mb": lambda workers: 100.0,
-        "clock": lambda: 0.0,
-        "now": lambda: datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
-    }
-    fields.update(overrides)
-    return Budget(**fields)
+from tests.support.budget import budget
+from tests.support.contracts import assert_valid
 
 
 class Stream(io.RawIOBase):
@@ -61,7 +44,7 @@ def profile(
         .profile(source, size=None if stream else len(data), budget=budget(limits, **kw))
         .to_dict()
     )
-    VALIDATOR.validate(result)
+    assert_valid("profile", result)
     return result
 
 
@@ -270,7 +253,10 @@ def test_progress_and_runtime_are_reported() -> None:
     seen: list[int] = []
     ticks = iter([10.0, 10.25])
     data = b"a,b\n" + b"1,2\n" * 1000
-    result = profile(data, progress=seen.append, clock=lambda: next(ticks), rss_mb=lambda workers: 123.4)
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    result = profile(
+        data, progress=seen.append, clock=lambda: next(ticks), rss_mb=lambda workers: 123.4, now=lambda: now
+    )
     assert seen
     assert seen[-1] == len(data)
     assert result["runtime"] == {

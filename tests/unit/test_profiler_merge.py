@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csvprof.domain.ports import Budget
 from csvprof.errors import ProfilingError
 from csvprof.limits import ProfileLimits
+from csvprof.local.testdata import COLUMNS, write_csv
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.columns import QUANTILES
 from csvprof.profiler.types import DECIMAL_RE, INTEGER_RE
-from csvprof.testdata import COLUMNS, write_csv
+from tests.support.budget import budget
+from tests.support.ranges import profile_ranges
 
-BUDGET = Budget(
-    limits=ProfileLimits(max_columns=20, max_field_bytes=2_000),
-    remaining_s=lambda: 1e9,
-    rss_mb=lambda workers: 1.0,
-    clock=lambda: 0.0,
-    now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
-)
+BUDGET = budget(ProfileLimits(max_columns=20, max_field_bytes=2_000))
 FLOAT_FIELDS = ("mean", "stddev", "sum")
 STRINGS = dict.fromkeys(COLUMNS, pa.string())
 
@@ -91,9 +85,9 @@ def test_split_at_any_row_boundary_merges_to_the_single_pass_profile(
         single = engine.profile(io.BytesIO(whole), size=len(whole), budget=BUDGET).to_dict()
     except ProfilingError as exc:
         with pytest.raises(type(exc)):
-            engine.profile_ranges(whole, [cut], budget=BUDGET)
+            profile_ranges(whole, [cut], budget=BUDGET)
         return
-    merged = engine.profile_ranges(whole, [cut], budget=BUDGET)
+    merged = profile_ranges(whole, [cut], budget=BUDGET).to_dict()
     # Then every exact field is equal (these small files keep every sketch exact)
     assert _comparable(merged) == _comparable(single)
     _assert_floats_close(merged, single)
@@ -108,7 +102,7 @@ def test_generated_file_in_three_ranges_matches_within_stated_bounds(tmp_path: P
     engine = ArrowProfileEngine(workers=2)
     single = engine.profile(io.BytesIO(data), size=len(data), budget=BUDGET).to_dict()
     # Small blocks: several chunks per range, each range folded into its own partial.
-    merged = ArrowProfileEngine(workers=1, block_size=256 * 1024).profile_ranges(data, cuts, budget=BUDGET)
+    merged = profile_ranges(data, cuts, budget=BUDGET, block_size=256 * 1024).to_dict()
     truth = pacsv.read_csv(
         path,
         parse_options=pacsv.ParseOptions(newlines_in_values=True),

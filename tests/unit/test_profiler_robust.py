@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from csvprof import errors
-from csvprof.domain.ports import Budget
 from csvprof.limits import ProfileLimits
 from csvprof.profiler import ArrowProfileEngine
 from csvprof.profiler.source import COUNT_BLOCK, count_byte
+from tests.support.budget import budget
+from tests.support.contracts import assert_valid
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-BUDGET = Budget(
-    limits=ProfileLimits(max_columns=50, max_field_bytes=1 << 20),
-    remaining_s=lambda: 1e9,
-    rss_mb=lambda workers: 1.0,
-    clock=lambda: 0.0,
-    now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
-)
+BUDGET = budget(ProfileLimits(max_columns=50, max_field_bytes=1 << 20))
 
 
 def run(data: bytes, block_size: int = 1 << 20, workers: int = 2) -> dict[str, Any]:
@@ -38,7 +27,7 @@ def run(data: bytes, block_size: int = 1 << 20, workers: int = 2) -> dict[str, A
         .profile(io.BytesIO(data), size=len(data), budget=BUDGET)
         .to_dict()
     )
-    VALIDATOR.validate(result)
+    assert_valid("profile", result)
     return result
 
 

@@ -4,40 +4,26 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import os
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import numpy as np
 import pytest
 
 from csvprof import errors
-from csvprof.domain.ports import Budget
-from csvprof.limits import MiB, ProfileLimits
+from csvprof.limits import MiB
+from csvprof.local.testdata import write_csv
 from csvprof.profiler import ArrowProfileEngine, engine, rss_mb
 from csvprof.profiler.system import child_pids
-from csvprof.testdata import write_csv
+from tests.support.budget import budget
+from tests.support.contracts import assert_valid
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "profile.schema.json").read_text())
 BLOCK = 256 * 1024
 EXACT = ("type_counts", "null_count", "empty_count", "min", "max", "length", "inferred_type", "distinct")
 EXACT += ("leading_zeros", "whitespace_padded", "zeros", "negatives", "mixed")
-
-
-def budget(**overrides: Any) -> Budget:
-    fields: dict[str, Any] = {
-        "limits": ProfileLimits(),
-        "remaining_s": lambda: 1e9,
-        "rss_mb": lambda workers: 1.0,
-        "clock": lambda: 0.0,
-        "now": lambda: datetime(2025, 1, 1, tzinfo=UTC),
-    }
-    return Budget(**(fields | overrides))
 
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="forked workers are Linux-only")
@@ -58,7 +44,7 @@ def run(data: bytes, *, processes: bool, workers: int = 2, **overrides: Any) -> 
 def test_forked_workers_give_the_profile_threads_give(generated: bytes) -> None:
     forked = run(generated, processes=True)
     threads = run(generated, processes=False, workers=1)
-    jsonschema.Draft202012Validator(SCHEMA).validate(forked)
+    assert_valid("profile", forked)
     assert forked["dataset"] == threads["dataset"]
     assert forked["dataset"]["rows"] > 100_000
     for a, b in zip(forked["columns"], threads["columns"], strict=True):

@@ -65,13 +65,13 @@ class Runtime:
 class Quantiles:
     approximate: bool
     rank_error: float
-    p01: float
-    p05: float
-    p25: float
-    p50: float
-    p75: float
-    p95: float
-    p99: float
+    p01: float | None
+    p05: float | None
+    p25: float | None
+    p50: float | None
+    p75: float | None
+    p95: float | None
+    p99: float | None
 
 
 @dataclass(frozen=True, slots=True)

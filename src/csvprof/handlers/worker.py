@@ -21,10 +21,11 @@ from csvprof.domain.ports import Budget
 from csvprof.domain.processing import Delivery, DeliveryFailed, Outcome, Worker
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import Observability, WorkerMetric, for_component
-from csvprof.profiler import ArrowProfileEngine, rss_mb
+from csvprof.profiler import ArrowProfileEngine, rss_mb, tune_process
 
 
 def build_worker(settings: Settings, session: boto3.Session | None = None) -> Worker:
+    tune_process()
     s3 = s3_client(settings, session)
     return Worker(
         metas=S3MetaRepository(s3, settings.bucket),

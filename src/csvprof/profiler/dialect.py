@@ -12,9 +12,10 @@ import csv
 import io
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
+from csvprof.contracts.profile import Dialect
 from csvprof.errors import EmptyFile, EncodingError
 from csvprof.profiler.types import (
     BOOLEAN_WORDS,
@@ -39,18 +40,6 @@ _BOMS_UNSUPPORTED: Final = {
 _TYPED: Final = [re.compile(p) for p in (INTEGER_RE, DECIMAL_RE, DATE_RE, DATETIME_RE)]
 _NON_STRING_WORDS: Final = frozenset(BOOLEAN_WORDS)
 _ABSENT: Final = frozenset(NULL_MARKERS)
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    encoding: str
-    delimiter: str
-    quote_char: str
-    header: bool
-    line_terminator: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,49 +1,39 @@
-"""The Arrow profiling engine: a CSV byte stream in, the profile.json document out.
+"""The Arrow profiling engine: a CSV byte stream in, the profile.json document (`Profile`) out.
 
-Pure: every clock, memory probe and limit arrives in `Budget`. The main thread
-cuts the stream into chunks of whole rows (a quote-parity scan, so quoted
-newlines never split a row); `workers` (forked processes, or threads: workers.py)
-each parse a chunk with Arrow (every column as text) and fold it into their own
-partial profile. The partials are merged at the end: the same merge that combines
-profiles of separate byte ranges (partial.py).
+Every clock, memory probe and limit arrives in `Budget`, and the engine changes nothing
+process-wide (a profiling process calls `system.tune_process()` once). `open_source` sniffs
+the head and wraps the rest in a counting stream; `fold` cuts it into chunks of whole rows (a
+quote-parity scan, so quoted newlines never split a row) that `workers` (forked processes, or
+threads: workers.py) each parse with Arrow (parser.py) and fold into their own partial profile;
+the partials are merged and made into the profile (assemble.py): the same merge that combines
+profiles of separate byte ranges. docs/profiler.md describes the design.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import functools
 import io
-import itertools
 import os
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
-import numpy as np
-
-# pyarrow imports numpy.ma on its first pa.array(ndarray): 15 ms, paid at import, not mid-profile.
-import numpy.ma
-import pyarrow as pa
-import pyarrow.csv as pacsv
-
 from csvprof.contracts.keys import DatasetId
-from csvprof.contracts.profile import Profile
+from csvprof.contracts.profile import Profile, Runtime
 from csvprof.domain.ports import Budget
 from csvprof.errors import (
     CsvParseError,
     EmptyFile,
-    EncodingError,
-    FieldTooLarge,
     FileTooLarge,
     MemoryLimitExceeded,
     TimeLimitExceeded,
     TooManyColumns,
 )
 from csvprof.limits import MiB, ProfileLimits
+from csvprof.profiler.assemble import assemble, merge
 from csvprof.profiler.dialect import SNIFF_BYTES, Sniffed, sniff
-from csvprof.profiler.partial import PartialProfile, quality_warnings
+from csvprof.profiler.parser import Parser
+from csvprof.profiler.partial import PartialProfile
 from csvprof.profiler.source import (
     Buffer,
     CountingSource,
@@ -56,94 +46,17 @@ from csvprof.profiler.source import (
 )
 from csvprof.profiler.workers import ForkWorkers, ThreadWorkers, Workers, fork_available
 
-ENGINE_NAME: Final = "arrow"
-ENGINE_VERSION: Final = "0.1.0"
-SCHEMA_VERSION: Final = "1"
 # Each chunk pays a fixed cost (about a hundred kernel calls across its columns, their Python
 # glue, and the merge into every column's state), so bigger chunks are faster and cost memory.
-# Threads share the GIL, so that cost weighs more on them. Alternating runs on 2 cores,
-# generated 1 GB file (memory: the process tree's, sampled every 100 ms, for processes):
-#   threads   6 MiB: 151-164 MB/s, peak RSS 185-191 MB
-#   threads   8 MiB: 160-183 MB/s, peak RSS 208-217 MB
-#   processes 4 MiB: 4.92 s, 182 MB;  6 MiB: 4.46-4.56 s, 212 MB
-#   processes 8 MiB: 4.60 s, 237 MB; 12 MiB: 4.55 s, 284 MB
+# Threads share the GIL, so that fixed cost weighs more on them and their chunks are bigger;
+# for processes, bigger chunks than this bought little speed for much more memory.
 THREAD_BLOCK_SIZE: Final = 8 * MiB
 PROCESS_BLOCK_SIZE: Final = 6 * MiB
-# Memory is read every RSS_SAMPLE_BYTES of input: each worker's smaps_rollup walks its page
-# tables (about 3.5 ms a worker). At 16 MiB those reads took 0.24 s of the parent's CPU on a
-# 1 GB file (4.39 s against 4.23-4.27 s without them); at 64 MiB, still 1 % of all samples.
+# Memory is read every RSS_SAMPLE_BYTES of input: each read walks every worker's page tables
+# (smaps_rollup), so reading often takes a visible share of the main thread's time.
 RSS_SAMPLE_BYTES: Final = 128 * MiB
 # The first chunk's rows in its first HEAD_BYTES give the column names (see _head_end).
 HEAD_BYTES: Final = 64 * 1024
-_TEXT: Final = pa.dictionary(pa.int32(), pa.binary())  # UTF-8, checked per chunk: see _Parser
-_PLAIN: Final = pa.binary()
-# A column whose chunk is more than this share distinct values is read plain (no dictionary);
-# it goes back to a dictionary below PLAIN_BELOW. Per 35,000-row column chunk, plain costs
-# about 1.0 ms (ids), 1.8 ms (UUIDs) and 2.2 ms (zip codes, 84 % distinct) against 1.8, 2.9
-# and 1.9 ms for a dictionary and hashing its values: plain pays off for nearly unique columns.
-PLAIN_ABOVE: Final = 0.9
-PLAIN_BELOW: Final = 0.75
-
-
-_M_TRIM_THRESHOLD: Final = -1  # glibc mallopt parameters (malloc.h)
-_M_MMAP_THRESHOLD: Final = -3
-
-
-@functools.cache
-def _keep_numpy_temporaries_mapped() -> None:
-    """Stop glibc from mmap-ing, and unmapping, every numpy temporary above 128 KiB.
-
-    A chunk's columns make arrays of 35,000 elements (280 KB): each one was a fresh mmap
-    whose pages faulted in again, 0.23 ms for an XOR that takes 0.016 ms once they stay
-    mapped (measured). Process-wide on purpose; a no-op where libc has no mallopt.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 16 * MiB)
-    mallopt(_M_TRIM_THRESHOLD, 64 * MiB)
-
-
-def _use_jemalloc() -> None:
-    """Route Arrow's allocations through jemalloc when this pyarrow build has it.
-
-    Measured on a 100 MB file with 2 threads: peak RSS 266-292 MB with jemalloc against
-    336-350 MB with the default mimalloc pool, which keeps freed per-thread segments
-    resident. The pool is process-wide, so this is set once, on purpose, here.
-    """
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        return
-    if pa.default_memory_pool().backend_name != pool.backend_name:
-        pa.set_memory_pool(pool)
-
-
-class _RaggedRows:
-    """invalid_row_handler: counts rows with the wrong number of fields and skips them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, row: Any) -> str:
-        self.count += 1  # one handler per chunk, and Arrow parses a chunk on one thread
-        return "skip"
-
-
-def column_names(header: list[str] | None, n: int) -> list[str]:
-    """Unique, non-blank names: blanks become column_<i>, repeats get _2, _3, ..."""
-    names: list[str] = []
-    taken: set[str] = set()
-    for i in range(n):
-        base = (header[i] if header is not None and i < len(header) else "").strip() or f"column_{i + 1}"
-        name, k = base, 2
-        while name in taken:
-            name, k = f"{base}_{k}", k + 1
-        taken.add(name)
-        names.append(name)
-    return names
 
 
 def available_cpus() -> int:
@@ -151,14 +64,6 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
-
-
-def _arrow_error(exc: pa.ArrowInvalid, block_size: int) -> Exception:
-    # Arrow reports this condition only through ArrowInvalid's text (UTF-8 is checked up front).
-    text = str(exc)
-    if "straddl" in text:
-        return FieldTooLarge(f"a row is larger than the parser's block ({block_size} bytes)")
-    return CsvParseError(f"the CSV could not be parsed: {text}")
 
 
 class _Run:
@@ -185,106 +90,152 @@ class _Run:
             raise MemoryLimitExceeded(f"resident memory {rss:.0f} MB exceeds {limits.memory_budget_mb} MB")
 
 
+def check_size(size: int | None, limits: ProfileLimits) -> None:
+    """EMPTY_FILE or FILE_TOO_LARGE from a size known up front, before anything is read."""
+    if size == 0:
+        raise EmptyFile("the file is empty (0 bytes)")
+    if size is not None and size > limits.max_source_bytes:
+        raise FileTooLarge(f"the file has {size} bytes; the limit is {limits.max_source_bytes}")
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A source with its dialect sniffed: the UTF-8 body after any BOM, counting what is read."""
+
+    stream: CountingSource
+    sniffed: Sniffed
+    transcoder: Utf8Transcoder | None  # a UTF-16 source is read through it
+
+    @property
+    def source_bytes(self) -> int:
+        """Bytes read from the source as stored (before any transcoding)."""
+        return self.transcoder.source_bytes if self.transcoder is not None else self.stream.bytes_read
+
+
+def open_source(source: BinaryIO, limits: ProfileLimits) -> Opened:
+    """Sniff the dialect from the head (UTF-16 transcoded to UTF-8 first) and check the limits it shows."""
+    head, at_eof = read_head(source, SNIFF_BYTES)
+    if len(head) > limits.max_source_bytes:
+        raise FileTooLarge(f"the file is larger than {limits.max_source_bytes} bytes")
+    utf16 = utf16_encoding(head)
+    transcoder: Utf8Transcoder | None = None
+    if utf16 is not None:  # everything downstream reads UTF-8
+        transcoder = Utf8Transcoder(head, source, utf16)
+        source = transcoder  # type: ignore[assignment]
+        head, at_eof = read_head(source, SNIFF_BYTES)
+    sniffed = sniff(head, at_eof, transcoded_from=utf16)
+    if sniffed.field_count > limits.max_columns:
+        raise TooManyColumns(f"{sniffed.field_count} columns; the limit is {limits.max_columns}")
+    stream = CountingSource(
+        head[sniffed.bom_bytes :], source, consumed=len(head), max_bytes=limits.max_source_bytes
+    )
+    return Opened(stream, sniffed, transcoder)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What folding a stream gave: its header row's cells (when it held the header) and the partials."""
+
+    header: list[str] | None
+    partials: list[PartialProfile]
+
+
+def fold(
+    stream: io.RawIOBase | BinaryIO,
+    parser: Parser,
+    *,
+    new_workers: Callable[[], Workers],
+    after_chunk: Callable[[Workers], None] = lambda workers: None,
+) -> Folded:
+    """Every chunk of whole rows of `stream` parsed and folded by workers from `new_workers()`.
+
+    The first chunk of a file (while `parser.names` is unset) gives the column names and the
+    header first (_head_rows); `after_chunk` runs after each chunk handed out (the budget's checks).
+    """
+    dialect = parser.dialect
+    terminator = b"\r" if dialect.line_terminator == "\r" else b"\n"
+    quote = dialect.quote_char.encode()
+    header: list[str] | None = None
+    workers: Workers | None = None
+    last_chunk: bytes | memoryview = b""
+
+    def buffer(size: int) -> Buffer:
+        # Once the workers exist they say where chunks go (shared slots, for processes).
+        return workers.buffer(size) if workers is not None else bytearray(size)
+
+    for chunk in row_chunks(stream, parser.block_size, terminator, quote, buffer):
+        last_chunk = chunk
+        if workers is None and parser.names is None:
+            started = _start(parser, chunk, terminator, quote, new_workers)
+            if started is None:
+                continue  # blank lines only
+            workers, header = started
+        else:
+            if workers is None:
+                workers = new_workers()
+            workers.submit(chunk)
+        after_chunk(workers)
+    # Every earlier chunk ends at even quote parity.
+    if count_byte(last_chunk, quote[0]) % 2:
+        raise CsvParseError("unbalanced quotes: a quoted field is never closed")
+    return Folded(header, workers.finish() if workers is not None else [])
+
+
+def _start(
+    parser: Parser, chunk: memoryview, terminator: bytes, quote: bytes, new_workers: Callable[[], Workers]
+) -> tuple[Workers, list[str] | None] | None:
+    """Workers for a file whose first chunk this is, with the chunk handed to them, and its header.
+
+    In a function of its own so that nothing outlives it that holds the chunk's buffer.
+    """
+    head = _head_rows(parser, chunk, terminator, quote)
+    if head is None:
+        return None
+    workers = new_workers()
+    workers.fold_head(head.columns, head.ragged)
+    if len(head.rest):
+        workers.submit(head.rest)
+    return workers, head.header
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    columns: list[Any]  # the head rows' parsed columns, header row dropped
+    ragged: int
+    header: list[str] | None
+    rest: memoryview  # the chunk after the head rows: for the workers
+
+
+def _head_rows(parser: Parser, chunk: memoryview, terminator: bytes, quote: bytes) -> _Head | None:
+    """Parse a small head of whole rows here, for the column names; None for blank lines only.
+
+    Only the head: the rest of the chunk goes to the workers like any other, so they start at
+    once instead of waiting while this thread parses a whole chunk.
+    """
+    rows_end = _head_end(chunk, terminator, quote)
+    table, ragged = parser.parse(chunk[:rows_end])
+    if table.num_columns == 0 and rows_end < len(chunk):
+        rows_end = len(chunk)
+        table, ragged = parser.parse(chunk)
+    if table.num_columns == 0:
+        return None
+    limit = parser.limits.max_columns
+    if table.num_columns > limit:
+        raise TooManyColumns(f"{table.num_columns} columns; the limit is {limit}")
+    parser.names = list(table.column_names)
+    header: list[str] | None = None
+    if parser.dialect.header:
+        header = [bytes(c[0].as_py()).decode() for c in table.columns]
+        table = table.slice(1)
+    return _Head(table.columns, ragged, header, chunk[rows_end:])
+
+
 def _head_end(chunk: memoryview, terminator: bytes, quote: bytes) -> int:
     """End of the whole rows in the first HEAD_BYTES of a chunk (the whole chunk if none end there)."""
     if len(chunk) <= HEAD_BYTES:
         return len(chunk)
     end = last_row_end(bytes(chunk[:HEAD_BYTES]), terminator, quote)
     return end if end > 0 else len(chunk)
-
-
-def _check_utf8(chunk: bytes | memoryview) -> None:
-    """EncodingError unless the whole chunk is UTF-8: one validation pass over its bytes."""
-    whole = pa.Array.from_buffers(
-        pa.large_binary(),
-        1,
-        [None, pa.py_buffer(np.array([0, len(chunk)], dtype=np.int64)), pa.py_buffer(chunk)],
-    )
-    try:
-        whole.cast(pa.large_string())
-    except pa.ArrowInvalid as exc:
-        raise EncodingError("the file is not valid UTF-8 text") from exc
-
-
-class Parser:
-    """Parses one chunk of whole rows into a table of text columns (dictionary-encoded or plain)."""
-
-    def __init__(self, sniffed: Sniffed, limits: ProfileLimits, block_size: int) -> None:
-        self.dialect = sniffed.dialect
-        self.limits = limits
-        self.block_size = block_size
-        self.names: list[str] | None = None  # fixed by the first chunk
-        # Columns read as plain text rather than dictionary-encoded; follows the data (observe).
-        # Threads parse while others observe: a list of bools is read and written atomically.
-        self.plain: list[bool] = []
-
-    def observe(self, distinct_shares: list[float]) -> None:
-        """Read mostly-distinct columns plain (a dictionary of unique values is wasted work)."""
-        was = self.plain  # one read: another thread may replace the list
-        if len(was) != len(distinct_shares):
-            was = [False] * len(distinct_shares)
-        # Hysteresis, so a column near the line does not flip every chunk; both paths are exact.
-        self.plain = [
-            share > PLAIN_ABOVE or (plain and share > PLAIN_BELOW)
-            for share, plain in zip(distinct_shares, was, strict=True)
-        ]
-
-    def _plain(self) -> list[bool]:
-        plain = self.plain  # one read: another thread may replace the list
-        return (
-            plain
-            if self.names is not None and len(plain) == len(self.names)
-            else [False] * len(self.names or ())
-        )
-
-    def parse(self, chunk: bytes | memoryview) -> tuple[Any, int]:
-        """(table of binary columns holding UTF-8 text, ragged rows skipped) for one chunk."""
-        if self.dialect.encoding == "cp1252":
-            try:
-                chunk = str(chunk, "cp1252").encode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise EncodingError("the file is not valid Windows-1252 text") from exc
-        else:
-            _check_utf8(chunk)
-        ragged = _RaggedRows()
-        names = self.names
-        n_types = len(names) if names is not None else self.limits.max_columns + 1
-        read_options = pacsv.ReadOptions(
-            block_size=max(len(chunk) + 1, 1 << 16),  # the whole chunk is one parser block
-            use_threads=False,  # parallelism is across chunks
-            column_names=names,
-            autogenerate_column_names=names is None,
-        )
-        parse_options = pacsv.ParseOptions(
-            delimiter=self.dialect.delimiter,
-            quote_char=self.dialect.quote_char,
-            newlines_in_values=True,
-            invalid_row_handler=ragged,
-        )
-        # Arrow fixes column types from the first block, so read text and classify ourselves.
-        # Dictionary-encoded while parsing: every statistic works on distinct values, and this
-        # costs less than parsing plain strings and encoding them afterwards (20 vs 24 ms a chunk).
-        # Binary, not string: the chunk was validated as UTF-8 in one pass (0.4 ms for 6 MiB),
-        # which is cheaper than Arrow validating every value (about 1.5 ms).
-        convert_options = pacsv.ConvertOptions(
-            column_types={f"f{i}": _TEXT for i in range(n_types)}
-            if names is None
-            else {name: _PLAIN if plain else _TEXT for name, plain in zip(names, self._plain(), strict=True)},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(chunk),
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
-        except pa.ArrowInvalid as exc:
-            if "Empty CSV file" in str(exc):
-                return pa.table({}), ragged.count
-            raise _arrow_error(exc, self.block_size) from exc
-        return table, ragged.count
 
 
 class ArrowProfileEngine:
@@ -302,182 +253,60 @@ class ArrowProfileEngine:
     def profile(
         self, source: BinaryIO, *, size: int | None, budget: Budget, dataset_id: DatasetId | None = None
     ) -> Profile:
-        body = self._profile(source, size=size, budget=budget, cuts=())
-        return Profile.from_dict({**body, "dataset_id": dataset_id})
+        """The profile of the CSV in `source` (`size` bytes when known), within `budget`.
 
-    def profile_ranges(self, data: bytes, cuts: Sequence[int], *, budget: Budget) -> dict[str, Any]:
-        """profile(A) ⊕ profile(B) ⊕ ...: `data` cut at byte offsets `cuts` (row boundaries).
-
-        Each range is folded into its own PartialProfile and the partials are merged in
-        order, as byte ranges profiled by separate workers would be. The merge tests use
-        this to check that merging gives the single-pass answer.
+        Raises a ProfilingError (csvprof.errors) with its code for a file it cannot profile.
         """
-        return self._profile(io.BytesIO(data), size=len(data), budget=budget, cuts=tuple(cuts))
-
-    def _profile(
-        self, source: BinaryIO, *, size: int | None, budget: Budget, cuts: tuple[int, ...]
-    ) -> dict[str, Any]:
         started = budget.clock()
-        _use_jemalloc()
-        _keep_numpy_temporaries_mapped()
-        limits = budget.limits
         run = _Run(budget)
-        if size == 0:
-            raise EmptyFile("the file is empty (0 bytes)")
-        if size is not None and size > limits.max_source_bytes:
-            raise FileTooLarge(f"the file has {size} bytes; the limit is {limits.max_source_bytes}")
+        check_size(size, budget.limits)
         run.check(0)
-
-        head, at_eof = read_head(source, SNIFF_BYTES)
-        if len(head) > limits.max_source_bytes:
-            raise FileTooLarge(f"the file is larger than {limits.max_source_bytes} bytes")
-        utf16 = utf16_encoding(head)
-        transcoder: Utf8Transcoder | None = None
-        if utf16 is not None:  # everything downstream reads UTF-8
-            transcoder = Utf8Transcoder(head, source, utf16)
-            source = transcoder  # type: ignore[assignment]
-            head, at_eof = read_head(source, SNIFF_BYTES)
-        sniffed = sniff(head, at_eof, transcoded_from=utf16)
-        if sniffed.field_count > limits.max_columns:
-            raise TooManyColumns(f"{sniffed.field_count} columns; the limit is {limits.max_columns}")
-        dialect = sniffed.dialect
-        stream = CountingSource(
-            head[sniffed.bom_bytes :],
-            source,
-            consumed=len(head),
-            max_bytes=limits.max_source_bytes,
-        )
+        opened = open_source(source, budget.limits)
         block_size = self.block_size or (PROCESS_BLOCK_SIZE if self.processes else THREAD_BLOCK_SIZE)
-        parser = Parser(sniffed, limits, block_size)
-        terminator = b"\r" if dialect.line_terminator == "\r" else b"\n"
-        quote = dialect.quote_char.encode()
-        if cuts:
-            whole = stream.readall()
-            edges = [0, *(c - sniffed.bom_bytes for c in cuts), len(whole)]
-            ranges: list[BinaryIO | io.RawIOBase] = [
-                io.BytesIO(whole[a:b]) for a, b in itertools.pairwise(edges)
-            ]
-        else:
-            ranges = [stream]
-        # Workers are closed (their processes reaped) after the result is built: their exits
+        parser = Parser(opened.sniffed, budget.limits, block_size)
+        # Workers are closed (their processes reaped) after the profile is built: their exits
         # overlap the merge instead of delaying it.
         with contextlib.ExitStack() as workers_alive:
-            header: list[str] | None = None
-            finished: list[PartialProfile] = []
-            last_chunk: bytes | memoryview = b""
-            for byte_range in ranges:
-                # Each range has its own workers and partials, as a separate worker would.
-                workers: Workers | None = None
-
-                def buffer(size: int) -> Buffer:
-                    # Once this range's workers exist they say where chunks go (shared slots, for
-                    # processes): bound late on purpose.
-                    return workers.buffer(size) if workers is not None else bytearray(size)  # noqa: B023
-
-                for chunk in row_chunks(byte_range, block_size, terminator, quote, buffer):
-                    last_chunk = chunk
-                    if workers is not None:
-                        workers.submit(chunk)
-                    elif parser.names is not None:
-                        workers = self._workers(parser, run, block_size, cuts, workers_alive)
-                        workers.submit(chunk)
-                    else:
-                        # Names come from a small head of whole rows, parsed here; the rest of the
-                        # chunk goes to the workers like any other, so they start at once
-                        # (parsing all 8 MiB here kept them idle for 46 ms of a 0.58 s run).
-                        rows_end = _head_end(chunk, terminator, quote)
-                        table, ragged = parser.parse(chunk[:rows_end])
-                        if table.num_columns == 0 and rows_end < len(chunk):
-                            rows_end = len(chunk)
-                            table, ragged = parser.parse(chunk)
-                        if table.num_columns == 0:
-                            continue  # blank lines only
-                        if table.num_columns > limits.max_columns:
-                            raise TooManyColumns(
-                                f"{table.num_columns} columns; the limit is {limits.max_columns}"
-                            )
-                        parser.names = list(table.column_names)
-                        if dialect.header:
-                            header = [bytes(c[0].as_py()).decode() for c in table.columns]
-                            table = table.slice(1)
-                        workers = self._workers(parser, run, block_size, cuts, workers_alive)
-                        columns = table.columns
-                        del table  # its columns are freed as they are folded
-                        workers.fold_head(columns, ragged)
-                        if rows_end < len(chunk):
-                            workers.submit(chunk[rows_end:])
-                    run.check(stream.bytes_read, workers.pids if workers is not None else ())
-                if workers is not None:
-                    finished.extend(workers.finish())
-
-            # Every earlier chunk ends at even quote parity.
-            if count_byte(last_chunk, quote[0]) % 2:
-                raise CsvParseError("unbalanced quotes: a quoted field is never closed")
-            if not finished:
-                raise EmptyFile("the file has no rows")
-            total = finished[0]
-            for more in finished[1:]:
-                total.merge(more)
-            names = column_names(header, total.num_columns)
-            columns = [
-                acc.result(i, names[i], header[i] if header is not None else None)
-                for i, acc in enumerate(total.columns)
-            ]
-            duplicates, dup_approximate, dup_error = total.duplicate_rows()
-            source_bytes = transcoder.source_bytes if transcoder is not None else stream.bytes_read
-            dataset = {
-                "rows": total.rows,
-                "columns": len(columns),
-                "bytes": source_bytes,
-                "ragged_rows": total.ragged_rows,
-                "duplicate_rows": {
-                    "estimate": duplicates,
-                    "approximate": dup_approximate,
-                    "absolute_error": dup_error,
-                },
-            }
+            folded = fold(
+                opened.stream,
+                parser,
+                new_workers=lambda: self._workers(parser, run, workers_alive),
+                after_chunk=lambda workers: run.check(opened.stream.bytes_read, workers.pids),
+            )
+            total = merge(folded.partials)
+            source_bytes = opened.source_bytes
             run.check(source_bytes, final=True)
-            return {
-                "schema_version": SCHEMA_VERSION,
-                "dataset_id": None,
-                "generated_at": _rfc3339(budget.now()),
-                "engine": {"name": ENGINE_NAME, "version": ENGINE_VERSION},
-                "dialect": dialect.as_dict(),
-                "dataset": dataset,
-                "runtime": {
-                    "duration_ms": max(0, round((budget.clock() - started) * 1000)),
-                    "bytes_read": source_bytes,
-                    "rows": total.rows,
-                    "peak_rss_mb": round(run.peak_rss_mb, 1),
-                },
-                "columns": columns,
-                "warnings": quality_warnings(header, dataset, columns),
-            }
+            return assemble(
+                total,
+                folded.header,
+                dialect=opened.sniffed.dialect,
+                source_bytes=source_bytes,
+                dataset_id=dataset_id,
+                generated_at=budget.now(),
+                runtime=Runtime(
+                    duration_ms=max(0, round((budget.clock() - started) * 1000)),
+                    bytes_read=source_bytes,
+                    rows=total.rows,
+                    peak_rss_mb=round(run.peak_rss_mb, 1),
+                ),
+            )
 
-    def _workers(
-        self, parser: Parser, run: _Run, block_size: int, cuts: tuple[int, ...], alive: contextlib.ExitStack
-    ) -> Workers:
-        """New workers for one byte range, closed when `alive` exits."""
+    def _workers(self, parser: Parser, run: _Run, alive: contextlib.ExitStack) -> Workers:
+        """New workers for this file, closed when `alive` exits."""
         limits = run.limits
         num_columns = len(parser.names or ())
         workers: Workers
-        if cuts:  # one partial per range, as the merge tests mean
-            workers = ThreadWorkers(parser, 1, num_columns, limits.max_field_bytes)
-        elif self.processes and self.workers > 1:
+        if self.processes and self.workers > 1:
             budget = run.budget
             workers = ForkWorkers(
                 parser,
                 self.workers,
                 num_columns,
                 limits.max_field_bytes,
-                block_size,
+                parser.block_size,
                 wait_s=lambda: budget.remaining_s() - limits.stop_remaining_s,
             )
         else:
             workers = ThreadWorkers(parser, self.workers, num_columns, limits.max_field_bytes)
         alive.callback(workers.close)
         return workers
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,4 +1,4 @@
-"""A partial profile: the mergeable state of some rows of one file, and the quality warnings.
+"""A partial profile: the mergeable state of some rows of one file.
 
 profile(A) ⊕ profile(B) = profile(A + B): `PartialProfile.merge` adds counts, merges
 sketches (KLL, HyperLogLog, Misra-Gries) and keeps min/max, so byte ranges of a file can
@@ -15,19 +15,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csvprof.errors import FieldTooLarge
+from csvprof.limits import MiB
 from csvprof.profiler.columns import ColumnAccumulator
 from csvprof.profiler.sketches import FrequentValues, HashDistinct, group_hashes, hash_strings
 from csvprof.profiler.types import ByteView
 from csvprof.profiler.words import I64, U64
 
-# Column state (exact value counts) of all live partials shares this much memory: at most 1 MiB and
-# at least 64 KiB a column per partial.
-STATE_BYTES: Final = 192 * 1024 * 1024
+# Column state (exact value counts) of all live partials shares STATE_BYTES, within these bounds
+# a column per partial.
+STATE_BYTES: Final = 192 * MiB
+COLUMN_STATE_MAX: Final = 1 * MiB
+COLUMN_STATE_MIN: Final = 64 * 1024
 _ROW_MULT: Final = np.uint64(0x9E3779B97F4A7C15)
-
-HIGH_NULL_RATIO: Final = 0.5
-HIGH_CARDINALITY_RATIO: Final = 0.9  # distinct / present for string columns
-HIGH_CARDINALITY_MIN: Final = 1_000  # ... with at least this many distinct values
 
 
 class PartialProfile:
@@ -35,7 +34,8 @@ class PartialProfile:
 
     def __init__(self, num_columns: int, max_field_bytes: int, sharing: int = 1) -> None:
         """`sharing`: how many partials are alive at once; they split STATE_BYTES between them."""
-        state_bytes = min(1 << 20, max(64 * 1024, STATE_BYTES // max(1, num_columns * sharing)))
+        share = STATE_BYTES // max(1, num_columns * sharing)
+        state_bytes = min(COLUMN_STATE_MAX, max(COLUMN_STATE_MIN, share))
         self.columns = [
             ColumnAccumulator(frequent=FrequentValues(max_bytes=state_bytes)) for _ in range(num_columns)
         ]
@@ -103,8 +103,8 @@ class ColumnBatch:
 
         Plain columns are grouped by their 64-bit hashes, which they need anyway (rows grouped
         together are checked byte for byte, so a collision never merges two values); the parser
-        skips building a dictionary for columns that are nearly all distinct (8.7 ms of a
-        19 ms chunk parse went to the dictionaries of the six such columns of the test file).
+        skips building a dictionary for columns that are nearly all distinct, where building it
+        was a large share of the whole chunk's parse.
         """
         arr = column
         if isinstance(column, pa.ChunkedArray):  # a one-block parse gives one chunk: no copy
@@ -138,94 +138,3 @@ class ColumnBatch:
 def _text(arr: Any) -> Any:
     """The parser's binary columns hold UTF-8-checked text: the same buffers, as strings."""
     return arr.view(pa.string()) if arr.type == pa.binary() else arr
-
-
-def _warning(code: str, column: str | None, message: str, **numbers: Any) -> dict[str, Any]:
-    return {"code": code, "column": column, "message": message, "numbers": numbers}
-
-
-def quality_warnings(
-    header: list[str] | None, dataset: dict[str, Any], columns: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Data-quality findings, each with a code and the numbers behind it."""
-    found: list[dict[str, Any]] = []
-    rows = dataset["rows"]
-    if dataset["ragged_rows"]:
-        found.append(
-            _warning(
-                "RAGGED_ROWS", None, "rows with a different field count were skipped",
-                ragged_rows=dataset["ragged_rows"], rows=rows,
-            )
-        )  # fmt: skip
-    if header is not None:
-        seen: dict[str, int] = {}
-        for cell in header:
-            key = cell.strip()
-            seen[key] = seen.get(key, 0) + 1
-        for name, times in seen.items():
-            if times > 1:
-                found.append(
-                    _warning(
-                        "DUPLICATE_COLUMN_NAMES", name or None, "a header name appears more than once",
-                        occurrences=times,
-                    )
-                )  # fmt: skip
-    if rows == 0:
-        return found
-    for col in columns:
-        name = col["name"]
-        absent = col["null_count"] + col["empty_count"]
-        present = rows - absent
-        distinct = col["distinct"]["estimate"]
-        if present == 0:
-            found.append(_warning("ALL_NULL", name, "every value is null or empty", rows=rows))
-            continue
-        if absent / rows > HIGH_NULL_RATIO:
-            found.append(
-                _warning(
-                    "HIGH_NULL_RATIO", name, f"more than {HIGH_NULL_RATIO:.0%} of values are null or empty",
-                    null_or_empty=absent, rows=rows, ratio=absent / rows,
-                )
-            )  # fmt: skip
-        if distinct == 1 and not col["distinct"]["approximate"]:
-            found.append(
-                _warning("CONSTANT", name, "every present value is the same", distinct=1, present=present)
-            )
-        if present > 1 and not col["distinct"]["approximate"] and distinct == present:
-            found.append(
-                _warning("UNIQUE", name, "every value is distinct", distinct=distinct, present=present)
-            )
-        elif (
-            col["inferred_type"] == "string"
-            and distinct >= HIGH_CARDINALITY_MIN
-            and distinct >= HIGH_CARDINALITY_RATIO * present
-        ):
-            found.append(
-                _warning(
-                    "HIGH_CARDINALITY", name, "almost every value is different (an id or free text?)",
-                    distinct=distinct, present=present, approximate=col["distinct"]["approximate"],
-                    relative_error=col["distinct"]["relative_error"],
-                )
-            )  # fmt: skip
-        if col["mixed"]:
-            found.append(
-                _warning(
-                    "MIXED_TYPES", name, "no type holds 95% of the present values",
-                    **{k: v for k, v in col["type_counts"].items() if v},
-                )
-            )  # fmt: skip
-        if col["leading_zeros"]:
-            found.append(
-                _warning(
-                    "LEADING_ZEROS", name, "digit strings with a leading zero (kept as text, not numbers)",
-                    values=col["leading_zeros"], present=present,
-                )
-            )  # fmt: skip
-        if col["whitespace_padded"]:
-            found.append(
-                _warning(
-                    "WHITESPACE_PADDING", name, "values with leading or trailing whitespace",
-                    values=col["whitespace_padded"], present=present,
-                )
-            )  # fmt: skip
-    return found

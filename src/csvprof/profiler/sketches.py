@@ -432,7 +432,7 @@ class FrequentValues:
             return
         counts = self.counts
         if self.values.nbytes <= self.max_bytes:  # the usual case: keep `width`, no sort needed
-            cut = self._cut(counts)  # np.partition took 2.4 ms on 35 K counts of mostly 1
+            cut = self._cut(counts)  # no np.partition, which is slow on runs of equal counts
         else:
             order = np.argsort(-counts, kind="stable")
             sizes = pc.binary_length(self.values).to_numpy()[order].cumsum()

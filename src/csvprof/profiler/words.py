@@ -31,7 +31,7 @@ def aligned_words(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
 def word_at(words: npt.NDArray[np.uint64], pos: I64) -> U64:
     """The little-endian 8-byte words starting at byte offsets `pos`, from two aligned words each.
 
-    Aligned gathers are ~7x faster than unaligned ones; a shift by 64 gives 0 in numpy, so
+    Aligned gathers are several times faster than unaligned ones; a shift by 64 gives 0 in numpy, so
     aligned positions need no high part.
     """
     q = pos >> 3
