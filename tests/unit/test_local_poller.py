@@ -6,7 +6,6 @@ import hashlib
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +17,7 @@ from csvprof.limits import SQS_MAX_RECEIVE_COUNT
 from csvprof.local.poller import InvalidBatchResponseError, SqsPoller, failed_message_ids
 from csvprof.local.runtime import LocalRuntime
 from csvprof.local.stack import EmbeddedStack
+from tests.support.http import HttpApi
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -240,10 +240,8 @@ def test_runtime_wires_api_queue_and_worker(stack: EmbeddedStack, sqs: SQSClient
 
     # When a request goes through the runtime's gateway
     with LocalRuntime(stack, api, worker) as runtime:
-        url = f"{runtime.api_url}/datasets?n=1"
-        request = urllib.request.Request(url, data=b"x", method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            assert response.status == 202
+        # Signed: the runtime's routes use AWS_IAM authorization.
+        assert HttpApi(runtime.api_url).call("POST", "/datasets?n=1", b"x").status == 202
         wait_for(lambda: worker.records, what="the worker")
 
     # Then the green poller delivered the message from the green queue
