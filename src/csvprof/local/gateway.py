@@ -502,6 +502,9 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                     return
                 if not self.parse_request():
                     return  # send_error answered
+                if self.request_version == "HTTP/0.9":
+                    self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 requests are not supported")
+                    return
                 self._handle()
                 self.wfile.flush()
             except (TimeoutError, ConnectionError):
@@ -512,6 +515,8 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
             # parse_request's refusals (request line, version, headers) as api-error bodies.
             phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Bad Request"
             self.close_connection = True
+            # parse_request leaves HTTP/0.9 (no status line, no headers) until the version parses.
+            self.request_version = "HTTP/1.1"
             self._send(error_response(MalformedRequest(f"{phrase}: {message}" if message else phrase)))
 
         def handle_expect_100(self) -> bool:
