@@ -1,7 +1,8 @@
 """`csvprof` command line: run a file through the embedded local stack, or keep the stack up.
 
 The CLI is a client of the HTTP API like any other: it uploads through the local
-API Gateway, polls the dataset and reads the profile over HTTP (stdlib urllib only).
+API Gateway, polls the dataset and reads the profile over HTTP, every request SigV4-signed
+(`csvprof.client`) with the key pair the local gateway accepts.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote
+from typing import IO, TYPE_CHECKING, Any
 
-from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES
+from botocore.credentials import Credentials
+
+from csvprof.client import CsvProfApiError, CsvProfClient
+
+if TYPE_CHECKING:
+    from csvprof.local.runtime import LocalRuntime
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.func
     try:
         return command(args)
-    except ApiError as exc:
+    except CsvProfApiError as exc:
         print(f"csvprof: the API answered {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -62,7 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for READY or FAILED")
     run.set_defaults(func=_cmd_run)
 
-    serve = sub.add_parser("serve", help="keep the embedded local stack up until Ctrl-C")
+    serve = sub.add_parser(
+        "serve",
+        help="keep the embedded local stack up until Ctrl-C (in memory: every dataset is gone when it stops)",
+        description=(
+            "Keep the embedded local stack up until Ctrl-C: the real API and worker handlers on moto, "
+            "behind a local API Gateway that verifies SigV4 (it prints the key pair and region to sign "
+            "with). The local store lives in memory (moto): every dataset, meta and profile is gone "
+            "when the process ends, however it ends."
+        ),
+    )
     serve.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     serve.add_argument(
         "--green-weight", type=_weight, default=0, help="share of datasets routed green, 0-100"
@@ -168,9 +180,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if source is None:
         return EXIT_USAGE
     started = time.monotonic()
-    with _local_runtime(green_weight=args.green_weight) as api_url:
-        client = ApiClient(api_url)
-        accepted = client.upload(source)
+    with _local_runtime(green_weight=args.green_weight) as runtime, _client(runtime) as client:
+        accepted = client.upload_file(source)
         dataset_id = accepted["dataset_id"]
         print(f"dataset {dataset_id} accepted ({source.stat().st_size:,} bytes)", file=sys.stderr)
         meta = _wait_terminal(client, dataset_id, started, args.timeout)
@@ -178,7 +189,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(format_failure(meta))
             _print_footer(started)
             return EXIT_FAILED
-        profile = client.get_json(f"/datasets/{dataset_id}/profile")
+        profile = client.profile(dataset_id)
     args.out.write_text(json.dumps(profile, indent=2) + "\n")
     print(format_summary(profile))
     print(f"profile written to {args.out}")
@@ -187,11 +198,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    with _local_runtime(green_weight=args.green_weight, port=args.port, quiet_handlers=False) as api_url:
+    with _local_runtime(green_weight=args.green_weight, port=args.port, quiet_handlers=False) as runtime:
+        api_url = runtime.api_url
+        region = runtime.gateway.region
+        key, secret = next(iter(runtime.api_credentials.items()))
         print(f"csvprof local API: {api_url}")
+        print(f"  every route needs SigV4 (AWS_IAM): key {key}, secret {secret}, region {region}")
+        sign = f'--aws-sigv4 "aws:amz:{region}:execute-api" --user {key}:{secret}'
         upload = f"{api_url}/datasets?name=data.csv"
-        print(f"  curl -sS -X POST -H 'content-type: text/csv' --data-binary @data.csv '{upload}'")
-        print(f"  curl -sS {api_url}/datasets/<dataset_id>")
+        print(f"  curl -sS {sign} -H 'content-type: text/csv' --data-binary @data.csv '{upload}'")
+        print(f"  curl -sS {sign} {api_url}/datasets/<dataset_id>")
+        print("The store lives in memory (moto): every dataset is gone when this process ends.")
         print("Ctrl-C to stop.", flush=True)
         # SIGTERM (a container stop, a supervisor) shuts down as cleanly as Ctrl-C.
         previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -209,8 +226,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = True) -> Iterator[str]:
-    """EmbeddedStack + LocalRuntime with the real handlers; yields the API URL."""
+def _local_runtime(
+    *, green_weight: int, port: int = 0, quiet_handlers: bool = True
+) -> Iterator[LocalRuntime]:
+    """EmbeddedStack + LocalRuntime with the real handlers, started."""
     # Imported here: the stack needs moto (the `local` extra); `csvprof profile` does not.
     from csvprof.handlers import api, reconciler, worker
     from csvprof.local.runtime import LOCAL_STALE_UPLOADED_S, LocalRuntime, patched_environ
@@ -235,15 +254,30 @@ def _local_runtime(*, green_weight: int, port: int = 0, quiet_handlers: bool = T
                 ),
             )
             with runtime:
-                yield runtime.api_url
+                yield runtime
 
 
-def _wait_terminal(client: ApiClient, dataset_id: str, started: float, timeout_s: float) -> dict[str, Any]:
+@contextmanager
+def _client(runtime: LocalRuntime) -> Iterator[CsvProfClient]:
+    """A client signing with the key pair the runtime's gateway accepts."""
+    key, secret = next(iter(runtime.api_credentials.items()))
+    with CsvProfClient(
+        runtime.api_url,
+        credentials=Credentials(key, secret),
+        region=runtime.gateway.region,
+        timeout_s=HTTP_TIMEOUT_S,
+    ) as client:
+        yield client
+
+
+def _wait_terminal(
+    client: CsvProfClient, dataset_id: str, started: float, timeout_s: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     progress = Progress(sys.stderr)
     try:
         while True:
-            meta = client.get_json(f"/datasets/{dataset_id}")
+            meta = client.meta(dataset_id)
             status = str(meta.get("status"))
             progress.show(status, time.monotonic() - started)
             if status in ("READY", "FAILED"):
@@ -282,65 +316,6 @@ class Progress:
 
 def _print_footer(started: float) -> None:
     print(f"peak RSS {peak_rss_mb():.1f} MiB, elapsed {time.monotonic() - started:.2f} s")
-
-
-# --- HTTP client -------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"HTTP {status}: {body[:500]}")
-        self.status = status
-        self.body = body
-
-
-class ApiClient:
-    """The csvprof HTTP API over urllib: direct upload for small files, presigned PUT otherwise."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-
-    def upload(self, source: Path) -> dict[str, Any]:
-        name = quote(source.name, safe="")
-        size = source.stat().st_size
-        if size <= MAX_DIRECT_UPLOAD_BYTES:
-            return self._request_json(
-                "POST",
-                f"/datasets?name={name}",
-                body=source.read_bytes(),
-                headers={"Content-Type": "text/csv"},
-            )
-        started = self._request_json("POST", f"/uploads?name={name}")
-        upload = started["upload"]
-        headers = {str(k): str(v) for k, v in (upload.get("headers") or {}).items()}
-        # An explicit length keeps urllib from switching to chunked encoding, which a
-        # presigned S3 PUT does not accept; the file object streams from disk.
-        headers["Content-Length"] = str(size)
-        with source.open("rb") as stream:
-            request = urllib.request.Request(upload["url"], data=stream, headers=headers, method="PUT")  # noqa: S310
-            self._send(request)
-        return self._request_json("POST", started["links"]["complete"])
-
-    def get_json(self, path: str) -> dict[str, Any]:
-        return self._request_json("GET", path)
-
-    def _request_json(
-        self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> dict[str, Any]:
-        url = self.base_url + path
-        request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)  # noqa: S310
-        result: dict[str, Any] = json.loads(self._send(request) or b"{}")
-        return result
-
-    @staticmethod
-    def _send(request: urllib.request.Request) -> bytes:
-        try:
-            # Only http://127.0.0.1 URLs from the local stack reach here.
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
-                data: bytes = response.read()
-                return data
-        except urllib.error.HTTPError as exc:
-            raise ApiError(exc.code, exc.read().decode(errors="replace")) from exc
 
 
 # --- formatting --------------------------------------------------------------------------

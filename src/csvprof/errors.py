@@ -40,6 +40,13 @@ class InvalidDatasetId(ApiError):
     http_status = 400
 
 
+class MalformedRequest(ApiError):
+    """Broken HTTP framing, answered by the gateway before any function runs."""
+
+    code = "MALFORMED_REQUEST"
+    http_status = 400
+
+
 class InvalidQueryParameter(ApiError):
     code = "INVALID_QUERY_PARAMETER"
     http_status = 400
@@ -55,6 +62,13 @@ class EmptyBody(ApiError):
     http_status = 400
 
 
+class AccessDenied(ApiError):
+    """No valid SigV4 signature: the AWS_IAM authorization of every route said no."""
+
+    code = "ACCESS_DENIED"
+    http_status = 403
+
+
 class DatasetNotFound(ApiError):
     code = "DATASET_NOT_FOUND"
     http_status = 404
@@ -63,6 +77,11 @@ class DatasetNotFound(ApiError):
 class RouteNotFound(ApiError):
     code = "ROUTE_NOT_FOUND"
     http_status = 404
+
+
+class MethodNotAllowed(ApiError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
 
 
 class ProfileNotReady(ApiError):

@@ -37,11 +37,21 @@ def test_bad_paths_and_queries(http: HttpApi, method: str, path: str, code: str)
     assert_error(http.call(method, path), code)
 
 
-@pytest.mark.parametrize(("method", "path"), [("DELETE", f"/datasets/{MISSING}"), ("GET", "/nowhere")])
-def test_unknown_routes_get_api_gateways_own_404(http: HttpApi, method: str, path: str) -> None:
-    # Explicit routes, as deployed: API Gateway answers before the function is invoked.
+@pytest.mark.parametrize(
+    ("method", "path", "code", "allow"),
+    [
+        ("DELETE", f"/datasets/{MISSING}", "METHOD_NOT_ALLOWED", "GET"),
+        ("PUT", "/datasets", "METHOD_NOT_ALLOWED", "GET, POST"),
+        ("GET", "/nowhere", "ROUTE_NOT_FOUND", None),
+    ],
+)
+def test_unknown_routes_get_the_gateways_own_api_error(
+    http: HttpApi, method: str, path: str, code: str, allow: str | None
+) -> None:
+    # Explicit routes, as deployed: the gateway answers before the function is invoked.
     answer = http.call(method, path)
-    assert (answer.status, answer.json()) == (404, {"message": "Not Found"})
+    assert_error(answer, code)
+    assert answer.headers.get("Allow") == allow
 
 
 def test_wrong_content_type(http: HttpApi) -> None:

@@ -1,13 +1,18 @@
-"""A tiny HTTP client for the local API (stdlib only, like a user's script would be)."""
+"""A tiny HTTP client for the local API: every request SigV4-signed, as AWS_IAM routes require.
+
+Signing goes through `csvprof.client.CsvProfClient` with the standard credential chain
+(the test environment's fake key pair, which the local gateway accepts), so every test
+that uses it also goes through the gateway's signature verification.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from csvprof.client import CsvProfClient
 
 
 @dataclass(frozen=True)
@@ -23,17 +28,16 @@ class Answer:
 @dataclass(frozen=True)
 class HttpApi:
     base_url: str
+    client: CsvProfClient = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "client", CsvProfClient(self.base_url, timeout_s=30, retries=False))
 
     def call(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> Answer:
-        url = self.base_url + path  # always the local gateway's http://127.0.0.1 URL
-        request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback URL
-                return Answer(response.status, dict(response.headers), response.read())
-        except urllib.error.HTTPError as err:
-            return Answer(err.code, dict(err.headers), err.read())
+        answer = self.client.request(method, path, body=body or b"", headers=headers)
+        return Answer(answer.status, answer.headers, answer.body)
 
     def upload(self, body: bytes, name: str | None = None, content_type: str = "text/csv") -> Answer:
         path = "/datasets" + (f"?name={name}" if name else "")

@@ -236,7 +236,7 @@ def test_malformed_structured_result_is_rejected(result: dict[str, Any]) -> None
 def test_malformed_result_is_a_500_like_api_gateway(serve: Callable[..., LocalGateway]) -> None:
     gateway = serve(Recorder({"statusCode": "nope"}))
     status, _, body = call(f"{gateway.url}/x")
-    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert (status, json.loads(body)) == (500, {"code": "INTERNAL_ERROR", "message": "Internal Server Error"})
 
 
 def test_handler_exception_is_a_generic_500(serve: Callable[..., LocalGateway]) -> None:
@@ -245,7 +245,7 @@ def test_handler_exception_is_a_generic_500(serve: Callable[..., LocalGateway]) 
 
     gateway = serve(broken)
     status, _, body = call(f"{gateway.url}/x")
-    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert (status, json.loads(body)) == (500, {"code": "INTERNAL_ERROR", "message": "Internal Server Error"})
 
 
 def test_handler_slower_than_the_function_timeout_is_a_500(serve: Callable[..., LocalGateway]) -> None:

@@ -28,9 +28,9 @@ PLATFORM = "manylinux2014_aarch64"
 # there too; pyarrow ships its arm64 wheels only with that tag since version 21.
 EXTRA_PLATFORMS = ("manylinux_2_28_aarch64",)
 PYTHON_VERSION = limits.LAMBDA_RUNTIME.removeprefix("python")  # "3.13"
-# Never shipped: the local emulator and developer tools (csvprof/local), the deploy tooling itself
-# and the CLI.
-EXCLUDED_PACKAGES = ("csvprof/local", "csvprof/deploy", "csvprof/cli.py")
+# Never shipped: the local emulator and developer tools (csvprof/local), the API client, the
+# deploy tooling itself and the CLI.
+EXCLUDED_PACKAGES = ("csvprof/local", "csvprof/deploy", "csvprof/client", "csvprof/cli.py")
 # The Lambda runtime's own copies are older than the pins, so boto3/botocore are shipped too.
 SKIPPED_SUFFIXES = (".pyc",)
 SKIPPED_DIRS = ("__pycache__",)

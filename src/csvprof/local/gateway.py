@@ -1,9 +1,14 @@
 """LocalGateway: plays API Gateway HTTP API (payload format 2.0) in front of a Lambda handler.
 
-Every request becomes the event a `$default` route with a Lambda proxy integration
-receives, and the function's result is mapped back with the payload 2.0 rules,
-including the quotas a deployed API enforces (10 MB request, 6 MB Lambda invoke,
-function timeout), so a local run fails where AWS would.
+Every request becomes the event a route with a Lambda proxy integration receives, and
+the function's result is mapped back with the payload 2.0 rules, including the quotas a
+deployed API enforces (10 MB request, 6 MB Lambda invoke, function timeout), so a local
+run fails where AWS would. With `credentials`, every route uses AWS_IAM authorization:
+the request's SigV4 signature is verified (`csvprof.local.sigv4`) before the function runs.
+
+Every error the gateway answers itself is an api-error body (`{"code", "message"}`, a
+registry code); on AWS, API Gateway answers its own errors as `{"message": ...}`, which
+`csvprof.client` maps back to the same codes.
 """
 
 from __future__ import annotations
@@ -14,19 +19,31 @@ import json
 import logging
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from csvprof.errors import (
+    AccessDenied,
+    CsvProfError,
+    InternalError,
+    MalformedRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+)
 from csvprof.limits import API_MEMORY_MB, API_TIMEOUT_S, MiB
 from csvprof.local.context import DEFAULT_ACCOUNT_ID, new_context
 from csvprof.local.lifecycle import Service
+from csvprof.local.sigv4 import Caller, SigV4Verifier
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +55,25 @@ API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * MiB
 # Lambda quota for a synchronous invocation, request and response alike.
 LAMBDA_MAX_INVOKE_PAYLOAD_BYTES = 6 * MiB
 
-_INTERNAL_ERROR = {"message": "Internal Server Error"}
-_NOT_FOUND = {"message": "Not Found"}
+# The methods an HTTP API route can have (ANY is all of them); others (TRACE, CONNECT,
+# QUERY, ...) are answered 405 without invoking the function.
+HTTP_API_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# How long a client may take to send one request (line, headers, body) or to start the
+# next on a kept-alive connection; then the gateway answers 400 (if a body was due) and
+# closes, so a half-sent request cannot hold a thread.
+DEFAULT_READ_TIMEOUT_S = 30.0
+# listen() backlog: connections the kernel queues while every handler thread is busy
+# accepting; socketserver's default of 5 resets clients under a burst.
+LISTEN_BACKLOG = 1024
+# After an error that closes the connection, the unread rest of the request is read and
+# dropped (for at most this long and this much) so the close does not reset the client
+# before it has read the answer.
+LINGER_S = 5.0
+LINGER_MAX_BYTES = 64 * MiB
+_MAX_CHUNK_LINE = 4096
+_MAX_TRAILERS = 100
+_READ_SIZE = 256 * 1024
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\r\n]*)?\r?\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +102,7 @@ def build_event(
     now: float | None = None,
     route_key: str = "$default",
     path_parameters: dict[str, str] | None = None,
+    caller: Caller | None = None,
 ) -> dict[str, Any]:
     """The payload 2.0 event for one request, as API Gateway builds it for the matched route."""
     moment = time.time() if now is None else now
@@ -110,6 +145,7 @@ def build_event(
     event["requestContext"] = {
         "accountId": account_id,
         "apiId": api_id,
+        **({"authorizer": caller.authorizer()} if caller is not None else {}),
         "domainName": domain_name,
         "domainPrefix": domain_name.split(".", 1)[0],
         "http": {
@@ -189,8 +225,20 @@ def _json_response(status: int, body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], json.dumps(body).encode())
 
 
+def error_response(error: CsvProfError, headers: Sequence[tuple[str, str]] = ()) -> HttpResponse:
+    """An api-error answer with the registry status of the error's code."""
+    response = _json_response(error.http_status or 500, error.as_dict())
+    response.headers.extend(headers)
+    return response
+
+
 def payload_too_large(message: str) -> HttpResponse:
-    return _json_response(413, {"code": "PAYLOAD_TOO_LARGE", "message": message})
+    return error_response(PayloadTooLarge(message))
+
+
+def internal_error() -> HttpResponse:
+    # The detail stays in the log, as behind API Gateway's own 500.
+    return error_response(InternalError("Internal Server Error"))
 
 
 # --- the server --------------------------------------------------------------------------
@@ -212,7 +260,10 @@ class Route:
         return cls(key, method, re.compile(regex))
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
-        found = self.pattern.fullmatch(path) if method == self.method else None
+        return self.path_parameters(path) if method == self.method else None
+
+    def path_parameters(self, path: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path)
         return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
 
 
@@ -225,15 +276,39 @@ def match_route(routes: Sequence[Route], method: str, path: str) -> tuple[str, d
     return None
 
 
+def allowed_methods(routes: Sequence[Route], path: str) -> list[str]:
+    """The methods the routes have for `path` (empty: no route has the path)."""
+    return sorted({route.method for route in routes if route.path_parameters(path) is not None})
+
+
 class RequestTooLargeError(Exception):
     """The request body exceeds the gateway's payload limit."""
+
+
+class _Refused(Exception):
+    """The gateway answers the request itself; with `close`, the connection ends after the answer."""
+
+    def __init__(self, response: HttpResponse, *, close: bool = False, linger: bool = True) -> None:
+        super().__init__(response.status)
+        self.response = response
+        self.close = close
+        self.linger = linger
 
 
 class LocalGateway(Service):
     """A ThreadingHTTPServer on 127.0.0.1 (free port) that invokes `handler` per request.
 
-    The handler runs on its own thread so the gateway can answer 500 when the function
-    timeout passes; like an abandoned Lambda sandbox, that thread is left to finish.
+    With `credentials` (access key id -> secret access key), every route uses AWS_IAM
+    authorization: a request without a valid SigV4 signature for `execute-api` in `region`
+    is answered 403 `ACCESS_DENIED` and never reaches the function. Without, routes have
+    authorization NONE (the setting a route gets when none is given).
+
+    Function timeout: the handler runs on a thread of its own; when `timeout_s` passes, the
+    client gets 500 `INTERNAL_ERROR` and the invocation's eventual result or exception is
+    discarded (logged, never sent). Python cannot kill a thread, so the abandoned handler
+    runs to its end and its side effects (an S3 write, a queued message) still happen,
+    where Lambda would have stopped the sandbox; an invocation still waiting for its
+    sandbox when its deadline passes never starts (see `runtime.one_at_a_time`).
     """
 
     def __init__(
@@ -247,17 +322,22 @@ class LocalGateway(Service):
         port: int = 0,
         max_payload_bytes: int = API_GATEWAY_MAX_PAYLOAD_BYTES,
         routes: Sequence[str] | None = None,
+        credentials: Mapping[str, str] | None = None,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     ) -> None:
         self.handler = handler
-        # With routes, requests that match none get API Gateway's own 404, as a deployed API
-        # with explicit routes (infra/cloudformation/api.yaml) answers; without, a `$default`
-        # catch-all sends everything to the function.
+        # With routes, requests that match none get the gateway's own 404 (or 405 when the
+        # path has other methods), as a deployed API with explicit routes
+        # (infra/cloudformation/api.yaml) answers; without, a `$default` catch-all sends
+        # every HTTP API method to the function.
         self.routes = [Route.parse(key) for key in routes] if routes is not None else None
         self.function_name = function_name
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.region = region
         self.max_payload_bytes = max_payload_bytes
+        self.read_timeout_s = read_timeout_s
+        self.verifier = SigV4Verifier(credentials, region=region) if credentials else None
         self.api_id = uuid.uuid4().hex[:10]
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -273,8 +353,7 @@ class LocalGateway(Service):
     def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("gateway already started")
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _request_handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self._port), _request_handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -293,6 +372,31 @@ class LocalGateway(Service):
             self._thread.join()
             self._thread = None
 
+    def route(self, method: str, path: str) -> tuple[str, dict[str, str] | None]:
+        """The route key and path parameters, or `_Refused` with the gateway's 404 or 405."""
+        if self.routes is None:
+            if method not in HTTP_API_METHODS:
+                raise _Refused(_method_not_allowed(method, path, list(HTTP_API_METHODS)))
+            return "$default", None
+        matched = match_route(self.routes, method, path)
+        if matched is not None:
+            return matched
+        allowed = allowed_methods(self.routes, path)
+        if allowed:
+            raise _Refused(_method_not_allowed(method, path, allowed))
+        raise _Refused(error_response(RouteNotFound(f"no route of the API matches {method} {path}")))
+
+    def authorize(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Caller | None:
+        """The verified caller (None without AWS_IAM), or `_Refused` with 403."""
+        if self.verifier is None:
+            return None
+        try:
+            return self.verifier.verify(method=method, target=target, headers=headers, body=body)
+        except AccessDenied as denied:
+            raise _Refused(error_response(denied)) from denied
+
     def invoke(self, event: dict[str, Any]) -> HttpResponse:
         """Invoke the function as a synchronous Lambda call and map the result."""
         encoded = json.dumps(event)
@@ -308,6 +412,8 @@ class LocalGateway(Service):
         future: Future[Any] = Future()
 
         def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # timed out before this thread started: never invoked
             try:
                 # A fresh copy, as the function would deserialize it from the invoke payload.
                 future.set_result(self.handler(json.loads(encoded), context))
@@ -319,52 +425,120 @@ class LocalGateway(Service):
             result = future.result(timeout=self.timeout_s)
         except TimeoutError:
             # The function timed out (10 s) well inside the integration timeout (30 s): Lambda
-            # reports a function error, which an HTTP API answers as a 500. The thread is left to
-            # finish; a real sandbox would be stopped, so its late writes are a local-only effect.
+            # reports a function error, which an HTTP API answers as a 500.
             log.error(
-                "%s timed out after %s s (request %s)",
+                "%s timed out after %s s (request %s); its result will be discarded",
                 self.function_name,
                 self.timeout_s,
                 context.aws_request_id,
             )
-            return _json_response(500, _INTERNAL_ERROR)
+            if not future.cancel():
+                future.add_done_callback(_discard_late(self.function_name, context.aws_request_id))
+            return internal_error()
         except Exception:
             # An unhandled function error: Lambda logs it, API Gateway hides it behind a 500.
             log.exception("%s raised (request %s)", self.function_name, context.aws_request_id)
-            return _json_response(500, _INTERNAL_ERROR)
+            return internal_error()
         try:
             if len(json.dumps(result)) > LAMBDA_MAX_INVOKE_PAYLOAD_BYTES:
                 raise InvalidLambdaResponseError("response exceeds the Lambda payload limit")
             return map_result(result)
         except (InvalidLambdaResponseError, TypeError, ValueError):
             # TypeError/ValueError: not JSON-serializable, which Lambda reports as a function error.
-            return _json_response(500, _INTERNAL_ERROR)
+            return internal_error()
+
+
+def _discard_late(function_name: str, request_id: str) -> Callable[[Future[Any]], None]:
+    def discard(future: Future[Any]) -> None:
+        outcome = "raised" if future.exception() is not None else "returned"
+        log.warning(
+            "%s %s after its timeout (request %s): discarded, the client already got 500",
+            function_name,
+            outcome,
+            request_id,
+        )
+
+    return discard
+
+
+def _method_not_allowed(method: str, path: str, allowed: list[str]) -> HttpResponse:
+    methods = ", ".join(allowed)
+    return error_response(
+        MethodNotAllowed(f"{path} does not accept {method}; it accepts {methods}"), [("Allow", methods)]
+    )
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A bug in the gateway (client mistakes are answered, not raised): into the log,
+        # not a bare traceback on stderr.
+        log.exception("local gateway: unexpected error serving %s", client_address)
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "csvprof-local-gateway"
+        # Socket timeout for the request line and headers, and for an idle kept-alive connection.
+        timeout = gateway.read_timeout_s
+
+        def handle_one_request(self) -> None:
+            # The stdlib's loop, except that every method reaches _handle (which answers the
+            # ones an HTTP API has no route for) and a vanished client ends the connection quietly.
+            try:
+                self.raw_requestline = self.rfile.readline(65537)
+                if len(self.raw_requestline) > 65536:
+                    self.requestline, self.request_version, self.command = "", "", ""
+                    self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                    return
+                if not self.raw_requestline:
+                    self.close_connection = True
+                    return
+                if not self.parse_request():
+                    return  # send_error answered
+                if self.request_version == "HTTP/0.9":
+                    self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 requests are not supported")
+                    return
+                self._handle()
+                self.wfile.flush()
+            except (TimeoutError, ConnectionError):
+                # Idle keep-alive connection, headers never completed, or the client left.
+                self.close_connection = True
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # parse_request's refusals (request line, version, headers) as api-error bodies.
+            phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Bad Request"
+            self.close_connection = True
+            # parse_request leaves HTTP/0.9 (no status line, no headers) until the version parses.
+            self.request_version = "HTTP/1.1"
+            self._send(error_response(MalformedRequest(f"{phrase}: {message}" if message else phrase)))
+
+        def handle_expect_100(self) -> bool:
+            # Refuse a body that cannot be accepted before the client sends it.
+            declared = (self.headers.get("Content-Length") or "").strip()
+            if _DIGITS.fullmatch(declared) and int(declared) > gateway.max_payload_bytes:
+                self.close_connection = True
+                self._send(payload_too_large(self._too_large_message()))
+                return False
+            return super().handle_expect_100()
 
         def _handle(self) -> None:
             try:
                 body = self._read_body()
-            except RequestTooLargeError:
-                # The body was not read: the connection cannot be reused.
-                self.close_connection = True
-                self._send(
-                    payload_too_large(
-                        f"request body exceeds the API Gateway limit of {gateway.max_payload_bytes} bytes"
-                    )
-                )
+                route_key, path_parameters = gateway.route(self.command, urlsplit(self.path).path)
+                caller = gateway.authorize(self.command, self.path, list(self.headers.items()), body)
+            except _Refused as refused:
+                self.close_connection = self.close_connection or refused.close
+                self._send(refused.response)
+                if refused.close and refused.linger:
+                    self._linger()
                 return
-            route_key, path_parameters = "$default", None
-            if gateway.routes is not None:
-                matched = match_route(gateway.routes, self.command, urlsplit(self.path).path)
-                if matched is None:
-                    self._send(_json_response(404, _NOT_FOUND))
-                    return
-                route_key, path_parameters = matched
             event = build_event(
                 method=self.command,
                 target=self.path,
@@ -374,36 +548,130 @@ def _request_handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                 api_id=gateway.api_id,
                 route_key=route_key,
                 path_parameters=path_parameters,
+                caller=caller,
             )
             response = gateway.invoke(event)
             response.headers.append(("apigw-requestid", event["requestContext"]["requestId"]))
             self._send(response)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+        # --- the body: framing checked, read against a deadline -------------------------
 
         def _read_body(self) -> bytes:
-            limit = gateway.max_payload_bytes
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return self._read_chunked(limit)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > limit:
-                raise RequestTooLargeError
-            return self.rfile.read(length) if length else b""
+            deadline = time.monotonic() + gateway.read_timeout_s
+            encodings = self.headers.get_all("Transfer-Encoding") or []
+            lengths = self.headers.get_all("Content-Length") or []
+            try:
+                if encodings:
+                    if lengths:
+                        raise self._malformed(
+                            "a request cannot have both Transfer-Encoding and Content-Length"
+                        )
+                    if [part.strip().lower() for part in ",".join(encodings).split(",")] != ["chunked"]:
+                        raise self._malformed(f"Transfer-Encoding {', '.join(encodings)!r} is not supported")
+                    return self._read_chunked(deadline)
+                if not lengths:
+                    return b""
+                values = {value.strip() for value in lengths}
+                declared = values.pop()
+                if values or not _DIGITS.fullmatch(declared):
+                    raise self._malformed(
+                        f"Content-Length must be one non-negative integer, got {', '.join(lengths)!r}"
+                    )
+                length = int(declared)
+                if length > gateway.max_payload_bytes:
+                    raise _Refused(payload_too_large(self._too_large_message()), close=True)
+                return self._read_exact(
+                    length,
+                    deadline,
+                    f"the body ended after {{got}} of the {length} bytes its Content-Length declares",
+                )
+            except TimeoutError:
+                raise _Refused(
+                    error_response(
+                        MalformedRequest(
+                            f"the request body did not arrive within {gateway.read_timeout_s:g} s"
+                        )
+                    ),
+                    close=True,
+                    linger=False,  # a timed-out socket cannot be read again
+                ) from None
+            finally:
+                if not self.close_connection:
+                    self.connection.settimeout(gateway.read_timeout_s)
 
-        def _read_chunked(self, limit: int) -> bytes:
-            parts: list[bytes] = []
-            total = 0
+        def _read_chunked(self, deadline: float) -> bytes:
+            body = bytearray()
             while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                line = self._readline(deadline)
+                found = _CHUNK_SIZE_LINE.fullmatch(line)
+                if found is None:
+                    raise self._malformed(f"invalid chunk size line {line[:40]!r}")
+                size = int(found[1], 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(parts)
-                total += size
-                if total > limit:
-                    raise RequestTooLargeError
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
+                    break
+                if len(body) + size > gateway.max_payload_bytes:
+                    raise _Refused(payload_too_large(self._too_large_message()), close=True)
+                body += self._read_exact(size, deadline, "the chunked body ended inside a chunk")
+                if self._readline(deadline) not in (b"\r\n", b"\n"):
+                    raise self._malformed("a chunk's data is not followed by CRLF")
+            for _ in range(_MAX_TRAILERS):
+                if self._readline(deadline) in (b"\r\n", b"\n"):
+                    return bytes(body)
+            raise self._malformed(f"more than {_MAX_TRAILERS} trailer lines")
+
+        def _read_exact(self, size: int, deadline: float, ended: str) -> bytes:
+            buffer = bytearray()
+            while len(buffer) < size:
+                chunk = self._receive(min(size - len(buffer), _READ_SIZE), deadline)
+                if not chunk:
+                    raise self._malformed(ended.format(got=len(buffer)))
+                buffer += chunk
+            return bytes(buffer)
+
+        def _readline(self, deadline: float) -> bytes:
+            line = bytearray()
+            while not line.endswith(b"\n"):
+                if len(line) >= _MAX_CHUNK_LINE:
+                    raise self._malformed(f"a chunk line is longer than {_MAX_CHUNK_LINE} bytes")
+                byte = self._receive(1, deadline)
+                if not byte:
+                    raise self._malformed("the chunked body ended before its last chunk")
+                line += byte
+            return bytes(line)
+
+        def _receive(self, size: int, deadline: float) -> bytes:
+            # One socket read at most (read1), each bounded by what is left of the deadline:
+            # a client trickling bytes cannot stretch the request past read_timeout_s.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self.connection.settimeout(remaining)
+            data: bytes = self.rfile.read1(size)
+            return data
+
+        def _malformed(self, message: str) -> _Refused:
+            # Where the next request would start is unknown: answer, then close.
+            return _Refused(error_response(MalformedRequest(message)), close=True)
+
+        def _too_large_message(self) -> str:
+            return f"request body exceeds the API Gateway limit of {gateway.max_payload_bytes} bytes"
+
+        def _linger(self) -> None:
+            # Read and drop what the client still sends after the answer, then close: closing
+            # with unread data would reset the connection, and the client might lose the answer.
+            self.close_connection = True
+            deadline = time.monotonic() + LINGER_S
+            drained = 0
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+                while drained < LINGER_MAX_BYTES:
+                    chunk = self._receive(_READ_SIZE, deadline)
+                    if not chunk:
+                        return
+                    drained += len(chunk)
+            except OSError:
+                return  # timed out or reset: the client is gone or too slow; close anyway
 
         def _send(self, response: HttpResponse) -> None:
             self.send_response(response.status)

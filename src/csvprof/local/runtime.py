@@ -17,6 +17,7 @@ from csvprof.local.gateway import Handler, LocalGateway
 from csvprof.local.lifecycle import Service
 from csvprof.local.poller import SqsPoller
 from csvprof.local.schedule import ScheduledInvoker
+from csvprof.local.stack import FAKE_CREDENTIALS
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -26,6 +27,9 @@ ROUTES: tuple[Route, ...] = ("blue", "green")
 LOCAL_RECONCILE_INTERVAL_S = 10.0
 # UPLOADED for this long counts as stale in a local run (the deployed threshold is 600 s).
 LOCAL_STALE_UPLOADED_S = 60.0
+# The key pair the local API accepts: the embedded stack's fake credentials, which the
+# test environment and `csvprof serve`'s users sign with.
+LOCAL_API_CREDENTIALS = {FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]: FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
 
 
 class WorkQueues(Protocol):
@@ -44,6 +48,10 @@ class LocalRuntime(Service):
     """Starts the gateway, the blue and green pollers and the reconciler's schedule (when a
     reconciler handler is given); stops them in reverse order.
 
+    Every API route uses AWS_IAM authorization, as deployed: requests must be SigV4-signed
+    with a key pair in `api_credentials` (by default the embedded stack's fake key pair,
+    `LOCAL_API_CREDENTIALS`), or the gateway answers 403.
+
     With `emf_forwarder`, the EMF metrics both handlers print are sent to CloudWatch as
     CloudWatch Logs would (see `csvprof.local.emf`); off by default.
     """
@@ -61,6 +69,7 @@ class LocalRuntime(Service):
         api_routes: Sequence[str] | None = tuple(API_ROUTES),
         reconciler_handler: Handler | None = None,
         reconcile_interval_s: float = LOCAL_RECONCILE_INTERVAL_S,
+        api_credentials: Mapping[str, str] | None = None,
     ) -> None:
         if emf_forwarder is not None:
             api_handler = forwarding(api_handler, emf_forwarder)
@@ -72,8 +81,14 @@ class LocalRuntime(Service):
         # relies on that.
         api_handler, worker_handler = one_at_a_time(api_handler), one_at_a_time(worker_handler)
         self.stack = stack
+        self.api_credentials = dict(api_credentials or LOCAL_API_CREDENTIALS)
         self.gateway = LocalGateway(
-            api_handler, timeout_s=api_timeout_s, region=stack.region, port=port, routes=api_routes
+            api_handler,
+            timeout_s=api_timeout_s,
+            region=stack.region,
+            port=port,
+            routes=api_routes,
+            credentials=self.api_credentials,
         )
         self.pollers: dict[Route, SqsPoller] = {}
         self._worker_handler = worker_handler
@@ -119,12 +134,26 @@ class LocalRuntime(Service):
             exit_stack.close()
 
 
+class InvocationExpiredError(Exception):
+    """The invocation's deadline passed while it waited for the sandbox: it never ran."""
+
+
 def one_at_a_time(handler: Handler) -> Handler:
-    """The handler behind a lock: invocations run in turn, as in one Lambda sandbox."""
+    """The handler behind a lock: invocations run in turn, as in one Lambda sandbox.
+
+    An invocation whose context says no time is left once it gets the lock is not run:
+    its caller (the gateway) already answered 500, and work nobody waits for would only
+    delay the invocations queued behind it.
+    """
     lock = threading.Lock()
 
     def invoke(event: dict[str, Any], context: Any) -> Any:
         with lock:
+            remaining = getattr(context, "get_remaining_time_in_millis", None)
+            if remaining is not None and remaining() <= 0:
+                raise InvocationExpiredError(
+                    f"{getattr(context, 'aws_request_id', '?')} expired in the queue"
+                )
             return handler(event, context)
 
     return invoke
