@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from csvprof.deploy.__main__ import main, parse_parameters, parse_stacks
-from csvprof.deploy.cfn_yaml import CloudFormationLoader
+from csvprof.deploy.cfn_yaml import CloudFormationLoader, load_template
 from csvprof.deploy.order import deploy_stacks
 from csvprof.deploy.outputs import Stack, template_path
 from csvprof.deploy.package import PLATFORM, PackageError, build, pip_command, runtime_requirements
@@ -348,6 +348,24 @@ def test_the_weight_is_not_a_deploy_parameter_after_the_first_deploy() -> None:
     deploy_all(account, package("sha-1"))
     with pytest.raises(DeployError, match=r"live weight is the SSM parameter.*weight --name x --set 50"):
         deploy_stacks(deployer(account), "x", (Stack.MESSAGING,), explicit(messaging={"GreenWeight": "50"}))  # type: ignore[arg-type]
+
+
+def test_the_routing_parameter_resource_is_frozen() -> None:
+    """Any change to it makes CloudFormation rewrite its Value, the initial weight, over the live
+    weight. Changing it means a migration (docs/deployment-strategy.md, "The weight")."""
+    resource = load_template(template_path(Stack.MESSAGING))["Resources"]["RoutingParameter"]
+    assert resource == {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {
+            "Name": {"Fn::Sub": "/${Name}/routing/green-weight"},
+            "Type": "String",
+            "Value": {"Ref": "GreenWeight"},
+            "AllowedPattern": "^([0-9]|[1-9][0-9]|100)$",
+            "Description": (
+                "Percent of new datasets routed to the green work queue (blue/green worker rollout)."
+            ),
+        },
+    }
 
 
 # --- against moto S3 (the real deploys run in tests/e2e_localstack) ------------------------------
