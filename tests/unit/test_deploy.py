@@ -19,6 +19,7 @@ from csvprof.deploy.order import deploy_stacks
 from csvprof.deploy.outputs import Stack, template_path
 from csvprof.deploy.package import PLATFORM, PackageError, build, pip_command, runtime_requirements
 from csvprof.deploy.stacks import Deployer, DeployError, change_set_parameters, require_bucket
+from csvprof.deploy.weight import read_weight, set_weight
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -333,6 +334,15 @@ def test_a_new_package_keeps_blue_and_the_api_alarms() -> None:
     assert account.blue() == "3"
 
 
+def test_compute_without_a_new_package_leaves_blue_alone() -> None:
+    account = FakeAccount()
+    deploy_all(account, package("sha-1"))
+    account.executed.clear()
+    results = deploy_stacks(deployer(account), "x", (Stack.COMPUTE,), {})  # type: ignore[arg-type]
+    assert [r.changed for r in results] == [False]
+    assert account.blue() == "1"
+
+
 def test_observability_alone_keeps_the_api_id() -> None:
     account = FakeAccount()
     deploy_all(account, package("sha-1"))
@@ -386,6 +396,16 @@ def test_deploy_command_stops_on_a_missing_bucket_before_building(aws: boto3.Ses
     code = main(["deploy", "--name", "unit", "--artifact-bucket", "missing", "--region", "us-east-1"])
     assert code == 1
     assert "artifacts bucket 'missing' does not exist" in capsys.readouterr().err
+
+
+def test_the_weight_tooling_writes_the_live_weight(aws: boto3.Session) -> None:
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/x/routing/green-weight", Value="0", Type="String")
+    assert set_weight(ssm, "/x/routing/green-weight", 10) == 0
+    assert read_weight(ssm, "/x/routing/green-weight") == 10
+    with pytest.raises(DeployError, match="expected 0 to 100"):
+        set_weight(ssm, "/x/routing/green-weight", 101)
+    assert read_weight(ssm, "/x/routing/green-weight") == 10
 
 
 # --- arguments -----------------------------------------------------------------------------------

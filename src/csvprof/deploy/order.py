@@ -51,7 +51,7 @@ def compute_parameters(deployer: Deployer, name: str, explicit: Mapping[str, str
     deployed = deployer.parameters(stack)
     if deployed is None or deployed.get(WORKER_BLUE_VERSION):
         return dict(explicit)  # a first deploy (blue = green = new), or a pinned blue: kept
-    if deployed.get(ARTIFACT_SHA256) == explicit.get(ARTIFACT_SHA256):
+    if explicit.get(ARTIFACT_SHA256, deployed.get(ARTIFACT_SHA256)) == deployed.get(ARTIFACT_SHA256):
         return dict(explicit)  # same code: no new version, blue stays where it is
     version = deployer.physical_id(stack, WORKER_VERSION_RESOURCE).rsplit(":", 1)[-1]
     if not version.isdigit():
