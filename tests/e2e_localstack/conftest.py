@@ -130,12 +130,10 @@ def deployed(localstack: LocalStack, deployer: Deployer) -> Iterator[DeployedSta
         target.load(DEPLOYED_HERE)
         yield target
     finally:
-        _teardown(localstack, target, deployer, created)
+        teardown(localstack, target, deployer, created)
 
 
-def _teardown(
-    localstack: LocalStack, target: DeployedStack, deployer: Deployer, created: list[Stack]
-) -> None:
+def teardown(localstack: LocalStack, target: DeployedStack, deployer: Deployer, created: list[Stack]) -> None:
     errors: list[str] = []
     for stack in reversed([s for s in DEPLOY_ORDER if s in created]):
         try:

@@ -6,11 +6,13 @@
         [--stacks storage,messaging,observability,compute,api]
         [--parameter observability.ProfilesFailedThreshold=10 ...]
         [--artifact dist/csvprof-lambda.zip] [--no-termination-protection]
+    python -m csvprof.deploy weight --name csvprof-prod [--set 10]
     python -m csvprof.deploy outputs --name csvprof-prod
     python -m csvprof.deploy delete --name csvprof-test [--stacks ...]
 
-Credentials come from the default chain (environment, profile, SSO, instance role); only
---endpoint-url changes for an emulator. See README.md, "Deploying".
+A deploy sets only what it is given (and what the stacks' order needs): every other parameter
+keeps its deployed value. Credentials come from the default chain (environment, profile, SSO,
+instance role); only --endpoint-url changes for an emulator. See README.md, "Deploying".
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csvprof.adapters.clients import client_config
-from csvprof.deploy.outputs import DEPLOY_ORDER, STATEFUL, ApiOutput, Stack, stack_name, template_path
+from csvprof.deploy.order import deploy_stacks
+from csvprof.deploy.outputs import DEPLOY_ORDER, Stack, stack_name
 from csvprof.deploy.package import PLATFORM, PYTHON_VERSION, Artifact, PackageError, build, digest
 from csvprof.deploy.stacks import Deployer, DeployError, require_bucket
+from csvprof.deploy.weight import read_weight, routing_parameter, set_weight
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -92,8 +96,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     cfn = session.client("cloudformation", endpoint_url=args.endpoint_url, config=config)
     deployer = Deployer(cfn, tags={"project": "csvprof", "deployment": args.name})
     stacks = parse_stacks(args.stacks)
-    overrides = parse_parameters(args.parameter)
-    parameters: dict[Stack, dict[str, str]] = {s: {"Name": args.name, **overrides[s]} for s in Stack}
+    parameters = parse_parameters(args.parameter)
 
     if Stack.COMPUTE in stacks:
         s3 = session.client("s3", endpoint_url=args.endpoint_url, config=config)
@@ -105,25 +108,25 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             ArtifactBucket=args.artifact_bucket, ArtifactKey=artifact.key, ArtifactSha256=artifact.sha256_b64
         )
 
-    outputs: dict[str, dict[str, str]] = {}
-    for stack in stacks:
-        result = deployer.deploy(
-            stack_name(args.name, stack),
-            template_path(stack),
-            parameters[stack],
-            termination_protection=stack in STATEFUL and not args.no_termination_protection,
-        )
-        outputs[result.stack_name] = result.outputs
-    if Stack.API in stacks:
-        # The API Gateway alarms need the API's id, known only now: observability again.
-        api_id = outputs[stack_name(args.name, Stack.API)][ApiOutput.API_ID.value]
-        result = deployer.deploy(
-            stack_name(args.name, Stack.OBSERVABILITY),
-            template_path(Stack.OBSERVABILITY),
-            {**parameters[Stack.OBSERVABILITY], "ApiId": api_id},
-        )
-        outputs[result.stack_name] = result.outputs
-    print_outputs(outputs)
+    results = deploy_stacks(
+        deployer, args.name, stacks, parameters, termination_protection=not args.no_termination_protection
+    )
+    print_outputs({result.stack_name: result.outputs for result in results})
+    return 0
+
+
+def cmd_weight(args: argparse.Namespace) -> int:
+    """Print the live green weight, or set it (a rollout step)."""
+    session = _session(args)
+    config = _client_config(args)
+    cfn = session.client("cloudformation", endpoint_url=args.endpoint_url, config=config)
+    ssm = session.client("ssm", endpoint_url=args.endpoint_url, config=config)
+    parameter = routing_parameter(Deployer(cfn), args.name)
+    if args.set is None:
+        print(f"{parameter} = {read_weight(ssm, parameter)}")
+        return 0
+    previous = set_weight(ssm, parameter, args.set)
+    print(f"{parameter}: {previous} -> {args.set} (every API instance within 60 s)")
     return 0
 
 
@@ -168,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
     all_stacks = ",".join(s.value for s in DEPLOY_ORDER)
     for name, run, help_text in (
         ("deploy", cmd_deploy, "deploy the stacks in order through change sets"),
+        ("weight", cmd_weight, "print or set the live green weight (the SSM routing parameter)"),
         ("outputs", cmd_outputs, "print the deployed stacks' outputs"),
         ("delete", cmd_delete, "delete the stacks in reverse order (test deployments)"),
     ):
@@ -177,6 +181,8 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--endpoint-url", help="an emulator, e.g. http://127.0.0.1:4566 (LocalStack)")
         command.add_argument("--stacks", default=all_stacks, help=f"comma-separated subset of {all_stacks}")
         command.set_defaults(run=run)
+        if name == "weight":
+            command.add_argument("--set", type=int, metavar="PERCENT", help="new weight, 0-100")
         if name == "deploy":
             command.add_argument("--artifact-bucket", help="bucket for the Lambda zip (needed with compute)")
             command.add_argument("--artifact", help="use this zip instead of building one")

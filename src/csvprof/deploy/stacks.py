@@ -4,13 +4,17 @@ Works the same against AWS (default credential chain, no endpoint) and an emulat
 (LocalStack: `endpoint_url`). Every failure is a `DeployError` whose message says what to
 do: a missing artifacts bucket, a stack left in ROLLBACK_COMPLETE, a template CloudFormation
 rejects, a change set or stack that failed (with the failing resources' reasons).
+
+Parameters: an update keeps every deployed value the caller does not set (`UsePreviousValue`).
+CloudFormation itself does the opposite: a parameter left out of an update gets the template's
+default, so a plain redeploy would reset thresholds, the API id and the rollout parameters.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,6 +49,34 @@ class DeployError(Exception):
     """A deployment step failed; the message says which and what to do."""
 
 
+def change_set_parameters(
+    declared: Collection[str], explicit: Mapping[str, str], previous: Collection[str] | None
+) -> list[ParameterTypeDef]:
+    """The `Parameters` of a change set that changes only what `explicit` sets.
+
+    `declared`: the template's parameters; `previous`: those the deployed stack has (None for a
+    create). Every declared parameter not set explicitly keeps its deployed value
+    (`UsePreviousValue`), except one the deployed stack lacks (new in the template), which
+    gets its default: CloudFormation rejects `UsePreviousValue` on a create and for a key the
+    previous template did not have.
+    """
+    unknown = sorted(set(explicit) - set(declared))
+    if unknown:
+        raise DeployError(
+            f"the template has no parameter {', '.join(unknown)} (declared: {sorted(declared)})"
+        )
+    params: list[ParameterTypeDef] = [
+        {"ParameterKey": key, "ParameterValue": value} for key, value in explicit.items()
+    ]
+    if previous is not None:
+        params += [
+            {"ParameterKey": key, "UsePreviousValue": True}
+            for key in declared
+            if key not in explicit and key in previous
+        ]
+    return params
+
+
 @dataclass(frozen=True, slots=True)
 class StackResult:
     stack_name: str
@@ -74,7 +106,7 @@ class Deployer:
         termination_protection: bool = False,
     ) -> StackResult:
         body = template.read_text() if isinstance(template, Path) else template
-        self.validate(stack_name, body)
+        declared = self.validate(stack_name, body)
         existing = self.describe(stack_name)
         if existing is not None and existing["StackStatus"] in _FAILED_FINAL:
             raise DeployError(
@@ -88,10 +120,16 @@ class Deployer:
             raise DeployError(f"stack {stack_name} is busy ({existing['StackStatus']}); wait and retry")
         change_set_type: Literal["CREATE", "UPDATE"] = "UPDATE" if existing is not None else "CREATE"
         change_set = f"csvprof-{uuid.uuid4().hex[:12]}"
-        params: list[ParameterTypeDef] = [
-            {"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()
-        ]
-        self.log(f"{stack_name}: creating {change_set_type} change set {change_set}")
+        previous = None if existing is None else [p["ParameterKey"] for p in existing.get("Parameters", [])]
+        try:
+            params = change_set_parameters(declared, parameters, previous)
+        except DeployError as exc:
+            raise DeployError(f"{stack_name}: {exc}") from exc
+        kept = sorted(p["ParameterKey"] for p in params if p.get("UsePreviousValue"))
+        self.log(
+            f"{stack_name}: creating {change_set_type} change set {change_set}; "
+            f"sets {sorted(parameters) or 'nothing'}" + (f", keeps the deployed {kept}" if kept else "")
+        )
         try:
             self.cloudformation.create_change_set(
                 StackName=stack_name,
@@ -131,11 +169,13 @@ class Deployer:
         if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
             self.cloudformation.delete_stack(StackName=stack_name)
 
-    def validate(self, stack_name: str, body: str) -> None:
+    def validate(self, stack_name: str, body: str) -> list[str]:
+        """The template's parameter keys, once CloudFormation accepts the template."""
         try:
-            self.cloudformation.validate_template(TemplateBody=body)
+            answer = self.cloudformation.validate_template(TemplateBody=body)
         except ClientError as exc:
             raise DeployError(f"{stack_name}: template error: {_message(exc)}") from exc
+        return [p["ParameterKey"] for p in answer.get("Parameters", [])]
 
     def describe(self, stack_name: str) -> StackTypeDef | None:
         try:
@@ -153,6 +193,19 @@ class Deployer:
         if stack is None:
             raise DeployError(f"stack {stack_name} does not exist; deploy it first")
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+    def parameters(self, stack_name: str) -> dict[str, str] | None:
+        """The deployed stack's parameter values; None when there is no stack."""
+        stack = self.describe(stack_name)
+        if stack is None:
+            return None
+        return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+    def physical_id(self, stack_name: str, logical_id: str) -> str:
+        answer = self.cloudformation.describe_stack_resource(
+            StackName=stack_name, LogicalResourceId=logical_id
+        )
+        return answer["StackResourceDetail"].get("PhysicalResourceId", "")
 
     def delete(self, stack_name: str) -> None:
         """Delete a stack and wait; tolerate one that is already gone."""
