@@ -97,6 +97,14 @@ class WorkQueue(Protocol):
     def send(self, route: Route, message: DatasetMessage) -> None: ...
 
 
+class RetryQueue(Protocol):
+    def postpone(self, route: Route, receipt: str, delay_s: int) -> None:
+        """Show the received message `receipt` again after `delay_s` instead of the queue's
+        visibility timeout (SQS ChangeMessageVisibility). Best effort: an error is logged, not
+        raised, and the queue's own timeout applies."""
+        ...
+
+
 class EventPublisher(Protocol):
     def publish(self, event: PlatformEvent) -> None: ...
 
