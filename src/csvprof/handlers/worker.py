@@ -88,11 +88,13 @@ class RecordHandler:
             message, count, self.settings.max_receive_count, route, lambda_context.function_version
         )
         self.obs.logger.append_keys(dataset_id=message.dataset_id, route=route)
+        self.obs.per_route(route)
         sent_ms = int(record.attributes.sent_timestamp)
         self.obs.metric(WorkerMetric.QUEUE_LATENCY_MS, max(0, int(time.time() * 1000) - sent_ms))
         try:
             report(self.obs, self.worker.deliver(delivery, budget_for(self.settings, lambda_context)))
         except DeliveryFailed as failed:
+            self.obs.metric(WorkerMetric.DELIVERIES_FAILED, 1)
             self.obs.logger.warning(
                 "delivery failed", extra={"retry_in_s": failed.retry_in_s, "parked": failed.parked}
             )
