@@ -28,6 +28,10 @@ from csvprof.client import CsvProfApiError, CsvProfClient
 if TYPE_CHECKING:
     from csvprof.local.runtime import LocalRuntime
 
+if TYPE_CHECKING:
+    from csvprof.adapters.sqs import SqsDeadLetterQueue
+    from csvprof.contracts.meta import Route
+
 EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_FAILED = 2
@@ -94,6 +98,21 @@ def _parser() -> argparse.ArgumentParser:
 
     # Listed for --help only: main() hands `deploy ...` to csvprof.deploy before parsing.
     sub.add_parser("deploy", help="package the Lambda code and deploy the CloudFormation stacks")
+
+    redrive = sub.add_parser("redrive", help="move the DLQ's messages back to a work queue, once fixed")
+    where = redrive.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", metavar="NAME", help="a deployment: its queues from its stack outputs")
+    where.add_argument("--dlq-url", help="the DLQ (with --blue-url and --green-url)")
+    redrive.add_argument("--blue-url", help="the blue work queue (with --dlq-url)")
+    redrive.add_argument("--green-url", help="the green work queue (with --dlq-url)")
+    redrive.add_argument(
+        "--to", choices=("blue", "green"), help="the queue to move to (default with --stack: the live colour)"
+    )
+    redrive.add_argument("--max", type=int, default=None, metavar="N", help="move at most N messages")
+    redrive.add_argument("--dry-run", action="store_true", help="only count the DLQ's messages")
+    redrive.add_argument("--endpoint-url", default=None, help="an emulator's endpoint (moto, LocalStack)")
+    redrive.add_argument("--region", default=None, help="the AWS region (default: the SDK's)")
+    redrive.set_defaults(func=_cmd_redrive)
 
     generate = sub.add_parser("generate", help="write a seeded, realistic mixed-type CSV for benchmarks")
     generate.add_argument("out", type=Path, help="where to write the CSV")
@@ -165,6 +184,64 @@ def _input_file(args: argparse.Namespace) -> Path | None:
         return source
     print(f"csvprof: {source}: no such file", file=sys.stderr)
     return None
+
+
+def _cmd_redrive(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from csvprof.domain.redrive import Redrive
+
+    if args.max is not None and args.max < 1:
+        print("csvprof: --max must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        dlq, route = _dead_letters(args)
+        report = Redrive(dlq).run(route, limit=args.max, dry_run=args.dry_run)
+    except (BotoCoreError, ClientError, RedriveUsage) as exc:
+        print(f"csvprof: redrive: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, RedriveUsage) else EXIT_FAILED
+    if report.dry_run:
+        print(f"DLQ: {report.waiting} message(s) waiting; would move them to {report.to} (dry run)")
+    elif report.by_task:
+        print(f"DLQ: {report.waiting} message(s) waiting; SQS is moving them all to {report.to}")
+    else:
+        print(f"DLQ: {report.waiting} message(s) waiting; moved {report.moved} to {report.to}")
+    return EXIT_OK
+
+
+class RedriveUsage(Exception):
+    """Options that name no queue or no colour."""
+
+
+def _dead_letters(args: argparse.Namespace) -> tuple[SqsDeadLetterQueue, Route]:
+    """The DLQ adapter and the colour to move to, from --stack or explicit queue URLs."""
+    import boto3
+
+    from csvprof.adapters.clients import client_config
+    from csvprof.adapters.sqs import SqsDeadLetterQueue
+    from csvprof.domain.redrive import live_route
+
+    session = boto3.Session(region_name=args.region)
+    if args.stack:
+        from csvprof.adapters.ssm import SsmGreenWeight
+        from csvprof.deploy.outputs import MessagingOutput, Stack
+        from csvprof.deploy.target import DeployedStack
+
+        deployed = DeployedStack(args.stack, session, args.endpoint_url)
+        deployed.load((Stack.MESSAGING,))
+        route: Route | None = args.to
+        if route is None:
+            parameter = deployed.output(Stack.MESSAGING, MessagingOutput.ROUTING_PARAMETER_NAME)
+            route = live_route(SsmGreenWeight(deployed.ssm(), parameter)())
+        return SqsDeadLetterQueue(deployed.sqs(), deployed.dlq_url, deployed.work_queue_urls), route
+    if not (args.blue_url and args.green_url):
+        raise RedriveUsage("--dlq-url needs --blue-url and --green-url")
+    if args.to is None:
+        raise RedriveUsage("--to blue|green is needed with queue URLs (there is no weight to read)")
+    config = client_config(session.region_name, args.endpoint_url)
+    sqs = session.client("sqs", endpoint_url=args.endpoint_url, config=config)
+    urls: dict[Route, str] = {"blue": args.blue_url, "green": args.green_url}
+    return SqsDeadLetterQueue(sqs, args.dlq_url, urls), args.to
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

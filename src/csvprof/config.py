@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from csvprof.limits import (
     RECONCILE_STALE_UPLOADED_S,
+    RETRY_BASE_DELAY_S,
     SQS_MAX_RECEIVE_COUNT,
     SQS_VISIBILITY_TIMEOUT_S,
     ProfileLimits,
@@ -15,6 +16,7 @@ from csvprof.limits import (
 
 VISIBILITY_VARIABLE = "CSVPROF_VISIBILITY_TIMEOUT_S"
 STALE_UPLOADED_VARIABLE = "CSVPROF_STALE_UPLOADED_AFTER_S"
+RETRY_BASE_VARIABLE = "CSVPROF_RETRY_BASE_DELAY_S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class Settings:
     # it) and how long a dataset may stay UPLOADED. Local stacks shrink both.
     visibility_timeout_s: float = SQS_VISIBILITY_TIMEOUT_S
     stale_uploaded_after_s: float = RECONCILE_STALE_UPLOADED_S
+    # The worker's first retry delay after an unexpected failure; tests shrink it.
+    retry_base_delay_s: float = RETRY_BASE_DELAY_S
 
     def __post_init__(self) -> None:
         if not 0 <= self.green_weight <= 100:
@@ -57,6 +61,7 @@ class Settings:
             max_receive_count=int(env.get("CSVPROF_MAX_RECEIVE_COUNT", str(SQS_MAX_RECEIVE_COUNT))),
             visibility_timeout_s=float(env.get(VISIBILITY_VARIABLE, SQS_VISIBILITY_TIMEOUT_S)),
             stale_uploaded_after_s=float(env.get(STALE_UPLOADED_VARIABLE, RECONCILE_STALE_UPLOADED_S)),
+            retry_base_delay_s=float(env.get(RETRY_BASE_VARIABLE, RETRY_BASE_DELAY_S)),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -79,4 +84,6 @@ class Settings:
             env[VISIBILITY_VARIABLE] = str(self.visibility_timeout_s)
         if self.stale_uploaded_after_s != RECONCILE_STALE_UPLOADED_S:
             env[STALE_UPLOADED_VARIABLE] = str(self.stale_uploaded_after_s)
+        if self.retry_base_delay_s != RETRY_BASE_DELAY_S:
+            env[RETRY_BASE_VARIABLE] = str(self.retry_base_delay_s)
         return env

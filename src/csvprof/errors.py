@@ -121,9 +121,15 @@ class IdempotencyKeyReused(ApiError):
 
 
 class ProfilingError(CsvProfError):
-    """A reason for FAILED. Raised by the engine or the worker, recorded in meta.error."""
+    """A reason for FAILED. Raised by the engine or the worker, recorded in meta.error.
+
+    Most codes are data errors: properties of the file under the fixed limits (the time and
+    memory limits included: the same file fails the same way again), so FAILED at once.
+    A `retried` code is not the file's fault: the queue delivers the message again and, if
+    every receive fails, the dataset waits in the DLQ for a redrive (docs/runtime.md)."""
 
     component: ClassVar[Component] = "worker"
+    retried: ClassVar[bool] = False
 
 
 class TimeLimitExceeded(ProfilingError):
@@ -175,6 +181,8 @@ class InternalError(ProfilingError):
 
     code = "INTERNAL_ERROR"
     http_status = 500
+    # A bug or an outage, not the file: a fixed release (a redrive) can still profile it.
+    retried = True
 
 
 # --- Not registry codes: control flow inside the service, never an answer on their own ----

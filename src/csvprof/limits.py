@@ -35,6 +35,11 @@ SQS_VISIBILITY_TIMEOUT_S = 6 * WORKER_TIMEOUT_S
 SQS_MAX_RECEIVE_COUNT = 3
 DLQ_RETENTION_S = 14 * 24 * 3600
 SQS_BATCH_SIZE = 1
+# A delivery that failed unexpectedly comes back after RETRY_BASE_DELAY_S x 4^(receive - 1)
+# (30 s, 120 s, 480 s), not the queue's 5,400 s: a broken release reaches the DLQ, and its
+# alarm, within minutes. Capped at one worker timeout.
+RETRY_BASE_DELAY_S = 30
+RETRY_MAX_DELAY_S = WORKER_TIMEOUT_S
 
 # Reserved concurrency (deployment settings: compute.yaml parameter defaults). Each work
 # queue's event source mapping may run half the worker's reservation, so blue and green

@@ -15,6 +15,8 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = "CsvProf"
 Component = Literal["api", "worker", "reconciler"]
+# The worker's metrics are also published per route, so green can be judged apart from blue.
+ROUTE_DIMENSION = "Route"
 
 
 class ApiMetric(StrEnum):
@@ -30,6 +32,7 @@ class WorkerMetric(StrEnum):
     BYTES_PROFILED = "BytesProfiled"
     ROWS_PROFILED = "RowsProfiled"
     QUEUE_LATENCY_MS = "QueueLatencyMs"
+    DELIVERIES_FAILED = "DeliveriesFailed"
 
 
 class ReconcilerMetric(StrEnum):
@@ -49,6 +52,7 @@ UNITS: dict[str, MetricUnit] = {
     WorkerMetric.BYTES_PROFILED: MetricUnit.Bytes,
     WorkerMetric.ROWS_PROFILED: MetricUnit.Count,
     WorkerMetric.QUEUE_LATENCY_MS: MetricUnit.Milliseconds,
+    WorkerMetric.DELIVERIES_FAILED: MetricUnit.Count,
     ReconcilerMetric.DATASETS_RECONCILED: MetricUnit.Count,
     ReconcilerMetric.DATASETS_REQUEUED: MetricUnit.Count,
     ReconcilerMetric.DATASETS_ABANDONED: MetricUnit.Count,
@@ -64,6 +68,11 @@ class Observability:
 
     def metric(self, name: ApiMetric | WorkerMetric | ReconcilerMetric, value: float) -> None:
         self.metrics.add_metric(name=name.value, unit=UNITS[name], value=value)
+
+    def per_route(self, route: str) -> None:
+        """Publish this invocation's metrics under [service, Route] as well as [service]: a second
+        EMF dimension set, so the service-wide alarms keep their metric. Cleared at each flush."""
+        self.metrics.add_dimensions(**{"service": self.metrics.service, ROUTE_DIMENSION: route})
 
 
 def for_component(component: Component) -> Observability:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from csvprof.observability import NAMESPACE
+from csvprof.contracts import keys
+from csvprof.observability import NAMESPACE, ROUTE_DIMENSION
 from tests.conftest import EXAMPLES
 from tests.support.contracts import ROOT
 from tests.support.pipeline import Pipeline, drive
@@ -48,9 +49,19 @@ def logs_to_captured_stdout() -> None:
                 handler.setStream(sys.stdout)
 
 
+def fail_a_delivery(pipeline: Pipeline) -> None:
+    """A delivery that fails unexpectedly: its meta is not a meta (a bug, not the file's fault)."""
+    _, accepted = pipeline.upload(b"a,b\n1,2\n")
+    meta_key = keys.meta_key(accepted["dataset_id"])
+    route = pipeline.s3_json(meta_key)["route"]
+    pipeline.stack.s3().put_object(Bucket=pipeline.stack.settings.bucket, Key=meta_key, Body=b"{}")
+    assert pipeline.run_worker(pipeline.take_message(route), route)["batchItemFailures"]
+
+
 def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     drive(fresh, (EXAMPLES / "orders.csv").read_bytes())  # READY
     drive(fresh, b"\x00\xff\xfe binary \x00" * 50)  # FAILED
+    fail_a_delivery(fresh)  # DeliveriesFailed
     fresh.call("GET", "/datasets/not-an-id")  # rejected
     printed = printed_json(capsys.readouterr().out)
 
@@ -61,8 +72,12 @@ def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.
     for blob in blobs:
         (directive,) = blob["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == NAMESPACE == "CsvProf"
-        assert directive["Dimensions"] == [["service"]]
         service = blob["service"]
+        if service == "csvprof-worker":  # per route too: docs/observability.md, Worker
+            assert directive["Dimensions"] == [["service"], ["service", ROUTE_DIMENSION]]
+            assert blob[ROUTE_DIMENSION] in ("blue", "green")
+        else:
+            assert directive["Dimensions"] == [["service"]]
         for metric in directive["Metrics"]:
             name = metric["Name"]
             assert name in doc[service], f"{service} emits undocumented {name}"

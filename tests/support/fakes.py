@@ -133,9 +133,13 @@ class InMemoryIdempotency:
 @dataclass
 class RecordingQueue:
     sent: list[tuple[Route, DatasetMessage]] = field(default_factory=list)
+    postponed: list[tuple[Route, str, int]] = field(default_factory=list)
 
     def send(self, route: Route, message: DatasetMessage) -> None:
         self.sent.append((route, message))
+
+    def postpone(self, route: Route, receipt: str, delay_s: int) -> None:
+        self.postponed.append((route, receipt, delay_s))
 
 
 @dataclass

@@ -235,3 +235,35 @@ def test_one_failing_dataset_does_not_stop_the_sweep(world: World) -> None:
     report = world.reconciler(queue=FlakyQueue()).run()
     assert report.errors == (ids[1],)
     assert report.requeued == (ids[0], ids[2])
+
+
+DLQ_RETENTION = timedelta(days=14)
+
+
+def test_a_parked_dataset_waits_for_a_redrive_as_long_as_the_dlq_holds_its_message(world: World) -> None:
+    # Given a dataset whose last receive failed unexpectedly: PROCESSING, its message in the DLQ
+    dataset_id = world.processing(T0, MAX_RECEIVES)
+    world.write(world.meta(dataset_id).park(T0))
+    reconciler = world.reconciler(dlq_retention=DLQ_RETENTION)
+    assert reconciler.lease_end(world.meta(dataset_id)) == T0 + DLQ_RETENTION
+    # Long past the ordinary lease (one visibility timeout), and past the 24 h horizon, it is left alone
+    for elapsed in (VISIBILITY * 2, timedelta(days=2), DLQ_RETENTION - timedelta(seconds=1)):
+        world.clock.at = T0 + elapsed
+        assert reconciler.run().abandoned == ()
+    # Once the DLQ can no longer hold the message, nothing can finish it: FAILED LEASE_EXPIRED
+    world.clock.at = T0 + DLQ_RETENTION + timedelta(minutes=5)
+    assert reconciler.run().abandoned == (dataset_id,)
+    meta = world.meta(dataset_id)
+    assert (meta.status, meta.error.code if meta.error else None) == (Status.FAILED, "LEASE_EXPIRED")
+    assert meta.error is not None
+    assert "DLQ" in meta.error.message
+    assert [e.detail_type for e in world.events.published] == [DATASET_PROFILING_FAILED]
+    assert_valid("meta", meta.to_dict())
+
+
+def test_metas_between_the_horizon_and_the_dlq_retention_are_not_read(world: World) -> None:
+    dataset_id = world.processing(T0, 1)
+    world.clock.at = T0 + timedelta(days=3)
+    report = world.reconciler(dlq_retention=DLQ_RETENTION).run()
+    assert (report.examined, report.read) == (1, 0)
+    assert f"load {dataset_id}" not in world.metas.calls

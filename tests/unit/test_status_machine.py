@@ -86,3 +86,34 @@ def test_reclaim_counts_an_attempt_without_changing_status() -> None:
 def test_wire_round_trip() -> None:
     meta = uploaded().start(at(1)).failed("SOURCE_MISSING", "gone", at(2))
     assert Meta.from_dict(meta.to_dict()) == meta
+
+
+def test_each_claim_records_its_route_and_worker_version() -> None:
+    first = uploaded().start(at(1), route="blue", version="7")
+    again = first.reclaim(at(40), route="green", version="8")
+    assert [(c.route, c.version, c.claimed_at) for c in again.claims] == [
+        ("blue", "7", "2026-11-25T10:00:01.000Z"),
+        ("green", "8", "2026-11-25T10:00:40.000Z"),
+    ]
+    assert again.attempts == len(again.claims) == 2
+    assert_valid("meta", again.to_dict())
+    assert Meta.from_dict(again.to_dict()) == again
+
+
+def test_a_parked_dataset_stays_processing_until_a_reclaim_clears_it() -> None:
+    parked = uploaded().start(at(1), route="green", version="8").park(at(2))
+    assert (parked.status, parked.dead_lettered_at) == (Status.PROCESSING, "2026-11-25T10:00:02.000Z")
+    assert_valid("meta", parked.to_dict())
+    redriven = parked.reclaim(at(3), route="blue", version="9")
+    assert redriven.dead_lettered_at is None
+    assert_valid("meta", redriven.ready(at(4)).to_dict())
+    with pytest.raises(InvalidTransition):
+        uploaded().park(at(1))
+
+
+def test_a_meta_written_before_claims_existed_reads_as_no_claims() -> None:
+    body = uploaded().start(at(1)).to_dict()
+    del body["claims"], body["dead_lettered_at"]
+    meta = Meta.from_dict(body)
+    assert (meta.claims, meta.dead_lettered_at) == ((), None)
+    assert_valid("meta", meta.to_dict())

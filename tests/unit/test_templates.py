@@ -556,6 +556,18 @@ def test_profiles_failed_alarm_watches_the_worker_service() -> None:
     assert props["Dimensions"] == [{"Name": "service", "Value": "csvprof-worker"}]
 
 
+@pytest.mark.parametrize("route", ["blue", "green"])
+def test_worker_failures_alarms_watch_one_route_each(route: str) -> None:
+    from csvprof.observability import NAMESPACE, ROUTE_DIMENSION, WorkerMetric
+
+    props = template_alarms()[f"worker-failures-{route}"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, WorkerMetric.DELIVERIES_FAILED.value)
+    assert props["Dimensions"] == [
+        {"Name": "service", "Value": "csvprof-worker"},
+        {"Name": ROUTE_DIMENSION, "Value": route},
+    ]
+
+
 def test_datasets_reconciled_alarm_watches_the_reconciler_service() -> None:
     from csvprof.observability import NAMESPACE, ReconcilerMetric
 

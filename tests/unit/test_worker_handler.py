@@ -12,26 +12,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from csvprof.config import Settings
-from csvprof.contracts.events import DATASET_PROFILED, DATASET_PROFILING_FAILED
+from csvprof.contracts.events import DATASET_PROFILED
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
 from csvprof.contracts.profile import Profile
 from csvprof.domain.processing import Worker
 from csvprof.handlers.worker import make_handler
-from csvprof.limits import SQS_MAX_RECEIVE_COUNT
+from csvprof.limits import RETRY_BASE_DELAY_S, SQS_MAX_RECEIVE_COUNT
 from csvprof.local.context import new_context
 from csvprof.profiler import ArrowProfileEngine
 from tests.support.contracts import assert_valid
 from tests.support.events import load_event
-from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingPublisher
+from tests.support.fakes import InMemoryArtifacts, InMemoryMetas, RecordingPublisher, RecordingQueue
 
 ID = DatasetId("3f2b8c1e-9a4d-4e7b-8c21-5d6f7a8b9c0d")
 SOURCE = b"a,b\n1,2\n3,4\n"
-SETTINGS = Settings(bucket="b", blue_queue_url="q1", green_queue_url="q2", event_bus_name="bus")
+QUEUES = "https://sqs.us-east-1.amazonaws.com/123456789012/csvprof-work"
+SETTINGS = Settings(
+    bucket="b", blue_queue_url=f"{QUEUES}-blue", green_queue_url=f"{QUEUES}-green", event_bus_name="bus"
+)
 
 
 class ProfileStoreDown(InMemoryArtifacts):
@@ -48,6 +49,7 @@ class Run:
     metas: InMemoryMetas
     artifacts: InMemoryArtifacts
     events: RecordingPublisher
+    queue: RecordingQueue
 
     @property
     def failed_ids(self) -> list[str]:
@@ -77,10 +79,11 @@ def run(event_name: str, *, store_down: bool = False, status: Status = Status.UP
     metas.calls.clear()
     artifacts.calls.clear()
     worker = Worker(metas, artifacts, events, ArrowProfileEngine(), now=lambda: datetime.now(UTC))
-    handler = make_handler(SETTINGS, worker=worker)
+    queue = RecordingQueue()
+    handler = make_handler(SETTINGS, worker=worker, retries=queue)
     context = new_context("csvprof-worker", memory_mb=2048, timeout_s=900, region="us-east-1")
     event = load_event(event_name)
-    return Run(event, handler(event, context), metas, artifacts, events)
+    return Run(event, handler(event, context), metas, artifacts, events, queue)
 
 
 def receive_count(event_name: str) -> int:
@@ -104,11 +107,14 @@ def test_a_first_delivery_profiles_the_dataset_and_reports_no_failure() -> None:
     assert_valid("event-dataset-profiled", result.events.published[0].detail)
 
 
-def test_an_infrastructure_failure_fails_the_record_for_a_retry() -> None:
+def test_an_infrastructure_failure_fails_the_record_for_a_retry_soon() -> None:
     result = run("sqs_first_delivery", store_down=True)
     assert result.failed_ids == [result.message_id]
     assert result.meta.status is Status.PROCESSING  # the retry will re-claim it
     assert result.events.published == []
+    # Not after the queue's 5,400 s: the record's receipt comes back after the first retry delay.
+    receipt = result.event["Records"][0]["receiptHandle"]
+    assert result.queue.postponed == [("blue", receipt, RETRY_BASE_DELAY_S)]
 
 
 def test_a_redelivery_reclaims_the_dataset_its_dead_worker_left_processing() -> None:
@@ -127,19 +133,22 @@ def test_a_failed_redelivery_is_retried_again_without_marking_the_dataset() -> N
     assert result.events.published == []
 
 
-def test_the_last_receive_marks_the_dataset_failed_before_the_dlq(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run("sqs_last_delivery", store_down=True)
+def test_the_last_receive_parks_the_dataset_for_a_redrive_of_the_dlq() -> None:
+    result = run("sqs_last_delivery", store_down=True, status=Status.PROCESSING)
     assert result.failed_ids == [result.message_id]  # still failed: SQS moves it to the DLQ
     meta = result.meta
-    assert meta.status is Status.FAILED
-    assert meta.error is not None
-    assert meta.error.code == "INTERNAL_ERROR"
-    assert "ConnectionError" in meta.error.message
+    assert (meta.status, meta.error) == (Status.PROCESSING, None)
+    assert meta.dead_lettered_at is not None
     assert_valid("meta", meta.to_dict())
-    assert [e.detail_type for e in result.events.published] == [DATASET_PROFILING_FAILED]
-    assert_valid("event-dataset-profiling-failed", result.events.published[0].detail)
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert any("ProfilesFailed" in blob for blob in emf)
+    assert result.events.published == []  # nothing terminal: a redrive can still finish it
+    assert [delay for _, _, delay in result.queue.postponed] == [
+        RETRY_BASE_DELAY_S * 4 ** (SQS_MAX_RECEIVE_COUNT - 1)
+    ]
+
+
+def test_a_claim_records_the_queue_and_the_functions_version() -> None:
+    result = run("sqs_first_delivery")
+    assert [(c.route, c.version) for c in result.meta.claims] == [("blue", "$LATEST")]
 
 
 def test_a_poison_body_fails_the_record_and_touches_nothing() -> None:

@@ -1,4 +1,5 @@
-"""The worker use case against in-memory ports: every outcome ends terminal, with one event."""
+"""The worker use case against in-memory ports: every data outcome ends terminal, with one event;
+an engine bug is not the file's fault and is left to the delivery policy (test_delivery_policy.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Meta, Status
 from csvprof.contracts.profile import Profile
 from csvprof.domain.ports import Budget
-from csvprof.domain.processing import Worker
-from csvprof.errors import CsvParseError, InternalError, UnknownDataset
+from csvprof.domain.processing import Worker, record_failure
+from csvprof.errors import CsvParseError, InternalError, LeaseExpired, UnknownDataset
 from csvprof.limits import WORKER_TIMEOUT_S
 from csvprof.profiler import ArrowProfileEngine, default_budget
 from tests.support.contracts import assert_valid
@@ -66,10 +67,9 @@ def test_success_writes_ready_and_one_profiled_event() -> None:
     ("engine", "source", "code"),
     [
         (FailingEngine(CsvParseError("bad quote")), b"x", "CSV_PARSE_ERROR"),
-        (FailingEngine(ZeroDivisionError("a bug")), b"x", "INTERNAL_ERROR"),
         (None, None, "SOURCE_MISSING"),
     ],
-    ids=["registry-error", "engine-bug", "no-source"],
+    ids=["registry-error", "no-source"],
 )
 def test_failures_end_failed_with_their_code_and_one_event(
     engine: Any, source: bytes | None, code: str
@@ -85,16 +85,25 @@ def test_failures_end_failed_with_their_code_and_one_event(
     assert_valid("event-dataset-profiling-failed", events.published[0].detail)
 
 
-def test_last_delivery_fallback_fails_an_unclaimed_dataset_through_processing() -> None:
-    worker, metas, events = setup()
-    assert worker.fail(ID, InternalError("S3 kept timing out")).processed is True
-    meta = metas.stored[ID][0]
-    assert (meta.status, meta.attempts) == (Status.FAILED, 1)
+@pytest.mark.parametrize("bug", [ZeroDivisionError("a bug"), InternalError("worker process died")])
+def test_an_engine_bug_fails_the_delivery_not_the_dataset(bug: Exception) -> None:
+    worker, metas, events = setup(FailingEngine(bug), b"x")
+    with pytest.raises(InternalError):
+        worker.process(message(), receive_count=1, budget=default_budget())
+    assert metas.stored[ID][0].status is Status.PROCESSING
+    assert events.published == []
+
+
+def test_record_failure_fails_an_unclaimed_dataset_through_processing_once() -> None:
+    _worker, metas, events = setup()
+    now = lambda: NOW  # noqa: E731
+    meta, changed = record_failure(metas, events, now, ID, LeaseExpired("gone"))
+    assert (changed, meta.status, meta.attempts) == (True, Status.FAILED, 1)
     assert meta.started_at is not None
     assert_valid("meta", meta.to_dict())
     assert len(events.published) == 1
-    # A second fallback finds it terminal: nothing is written or sent again.
-    assert worker.fail(ID, InternalError("again")).processed is False
+    # A second call finds it terminal: nothing is written or sent again.
+    assert record_failure(metas, events, now, ID, LeaseExpired("again"))[1] is False
     assert len(events.published) == 1
 
 

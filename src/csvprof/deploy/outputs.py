@@ -96,6 +96,8 @@ ALARMS: Final[tuple[str, ...]] = (
     "queue-age-blue",
     "queue-age-green",
     "profiles-failed",
+    "worker-failures-blue",
+    "worker-failures-green",
     "datasets-reconciled",
 )
 

@@ -97,6 +97,43 @@ class WorkQueue(Protocol):
     def send(self, route: Route, message: DatasetMessage) -> None: ...
 
 
+class RetryQueue(Protocol):
+    def postpone(self, route: Route, receipt: str, delay_s: int) -> None:
+        """Show the received message `receipt` again after `delay_s` instead of the queue's
+        visibility timeout (SQS ChangeMessageVisibility). Best effort: an error is logged, not
+        raised, and the queue's own timeout applies."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message received from the DLQ: its body, untouched, and the handle to delete it with."""
+
+    body: str
+    receipt: str
+
+
+class DeadLetterQueue(Protocol):
+    def waiting(self) -> int:
+        """About how many messages the DLQ holds (SQS's approximate count)."""
+        ...
+
+    def move_all(self, route: Route) -> bool:
+        """Ask the queue service to move every message to `route`'s queue itself (SQS
+        StartMessageMoveTask); False when the endpoint cannot, and nothing was moved."""
+        ...
+
+    def receive(self, limit: int) -> Sequence[DeadLetter]:
+        """Up to `limit` (at most 10) messages, hidden from other receivers for a while."""
+        ...
+
+    def forward(self, route: Route, letter: DeadLetter) -> None:
+        """Send the letter's body, unchanged, to `route`'s work queue."""
+        ...
+
+    def delete(self, letter: DeadLetter) -> None: ...
+
+
 class EventPublisher(Protocol):
     def publish(self, event: PlatformEvent) -> None: ...
 

@@ -12,6 +12,12 @@ The lease of a PROCESSING dataset is when the last delivery that could still tou
 
     lease end = updated_at + visibility timeout x (max receives - attempts + 1)
 
+A dataset parked by its last receive (`dead_lettered_at`: an unexpected failure, the message
+in the DLQ) waits for a redrive instead: its lease ends when the DLQ can no longer hold the
+message, `dead_lettered_at + DLQ retention` (SQS keeps a dead-lettered message for the retention
+counted from its first enqueue, so this is never early). Metas that old are past the horizon, so
+a second window of the same width, starting at the DLQ retention, is read for them.
+
 `updated_at` is the last claim and `attempts` counts the claims so far. The claiming receive
 runs at most one visibility timeout (the function timeout is a sixth of it) before SQS may
 deliver the message again, and at most `max receives - attempts` receives remain, each again
@@ -42,7 +48,12 @@ from csvprof.contracts.timefmt import format_ts, parse_ts
 from csvprof.domain.ports import Clock, EventPublisher, MetaHeader, MetaRepository, WorkQueue
 from csvprof.domain.processing import record_failure
 from csvprof.errors import LeaseExpired
-from csvprof.limits import RECONCILE_HORIZON_S, RECONCILE_MAX_EXAMINED, RECONCILE_STALE_UPLOADED_S
+from csvprof.limits import (
+    DLQ_RETENTION_S,
+    RECONCILE_HORIZON_S,
+    RECONCILE_MAX_EXAMINED,
+    RECONCILE_STALE_UPLOADED_S,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +98,7 @@ class Reconciler:
     stale_uploaded_after: timedelta = timedelta(seconds=RECONCILE_STALE_UPLOADED_S)
     horizon: timedelta = timedelta(seconds=RECONCILE_HORIZON_S)
     max_examined: int = RECONCILE_MAX_EXAMINED
+    dlq_retention: timedelta = timedelta(seconds=DLQ_RETENTION_S)
 
     def run(self, start_after: DatasetId | None = None) -> ReconcileReport:
         """One sweep: re-enqueue stale UPLOADED datasets, fail PROCESSING ones past their lease."""
@@ -115,6 +127,8 @@ class Reconciler:
 
     def lease_end(self, meta: Meta) -> datetime:
         """When the last delivery that could still work on a PROCESSING meta is over."""
+        if meta.dead_lettered_at is not None:  # parked: a redrive may bring the message back until then
+            return parse_ts(meta.dead_lettered_at) + self.dlq_retention
         receives_left = max(self.max_receives - meta.attempts, 0) + 1
         return parse_ts(meta.updated_at) + self.visibility_timeout * receives_left
 
@@ -138,7 +152,9 @@ class Reconciler:
         # A meta's object is written after its updated_at is set, so LastModified bounds it:
         # a meta written more recently than either threshold cannot be stale or expired.
         fresh = min(self.stale_uploaded_after, self.visibility_timeout)
-        return fresh <= now - header.last_modified <= self.horizon
+        age = now - header.last_modified
+        # The second window: parked datasets, whose lease is the DLQ's retention.
+        return fresh <= age <= self.horizon or self.dlq_retention <= age <= self.dlq_retention + self.horizon
 
     def _reconcile(self, dataset_id: DatasetId, now: datetime, tally: _Tally) -> None:
         found = self.metas.load(dataset_id)
@@ -155,9 +171,10 @@ class Reconciler:
             tally.abandoned.append(dataset_id)
 
     def _abandon(self, meta: Meta, now: datetime) -> bool:
+        waited = "its message left the DLQ unredriven" if meta.dead_lettered_at else "no delivery is left"
         error = LeaseExpired(
             f"still PROCESSING after {meta.attempts} attempt(s); its lease ended at "
-            f"{format_ts(self.lease_end(meta))} and no delivery is left to finish it"
+            f"{format_ts(self.lease_end(meta))} and {waited} to finish it"
         )
 
         # Decided again on the version being replaced: a worker that re-claimed or finished
