@@ -103,6 +103,7 @@ def test_given_mixed_csv_when_profiled_then_stats_match_python_csv() -> None:
     assert by_name["note"]["mean"] is None
     assert result["dialect"] == {
         "encoding": "utf-8", "delimiter": ",", "quote_char": '"', "header": True, "line_terminator": "\n",
+        "skipped_lines": 0,
     }  # fmt: skip
 
 
