@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import signal
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from botocore.credentials import Credentials
 
@@ -52,15 +54,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command(args)
     except CsvProfApiError as exc:
-        print(f"csvprof: the API answered {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(f"the API answered {exc}")
+    except BrokenPipeError:
+        # The reader went away (`csvprof profile f.csv | head`): no traceback, and none at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except OSError as exc:  # a file the command reads or writes
+        return _error(_os_error(exc))
     except KeyboardInterrupt:
         return 130
 
 
+def _error(message: str, code: int = EXIT_USAGE) -> int:
+    """Every CLI error: one line on stderr, and a non-zero exit code."""
+    print(f"csvprof: {message}", file=sys.stderr)
+    return code
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line on stderr (the usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csvprof", description="Profile CSV files with csvprof.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="csvprof", description="Profile CSV files with csvprof.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="profile a file through the embedded local stack (moto)")
     run.add_argument("file", type=Path, help="the CSV file")
@@ -146,7 +171,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from csvprof.profiler import ArrowProfileEngine, default_budget, peak_rss_mb, tune_process
 
     source = _input_file(args)
-    if source is None:
+    if source is None or not _writable(args.out):
         return EXIT_USAGE
     tune_process()  # this process profiles: the engine's allocator settings, once
     size = source.stat().st_size
@@ -163,10 +188,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         with source.open("rb") as stream:
             profile = engine.profile(stream, size=size, budget=budget).to_dict()
     except ProfilingError as exc:
-        print(f"FAILED {exc.code}: {exc.message}")
-        return EXIT_FAILED
-    finally:
         progress.close()
+        print(f"FAILED {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    progress.close()
     elapsed = time.monotonic() - started
     args.out.write_text(json.dumps(profile, indent=2) + "\n")
     print(format_summary(profile))
@@ -182,7 +207,7 @@ def _input_file(args: argparse.Namespace) -> Path | None:
     source: Path = args.file
     if source.is_file():
         return source
-    print(f"csvprof: {source}: no such file", file=sys.stderr)
+    _error(f"{source}: no such file")
     return None
 
 
@@ -244,8 +269,33 @@ def _dead_letters(args: argparse.Namespace) -> tuple[SqsDeadLetterQueue, Route]:
     return SqsDeadLetterQueue(sqs, args.dlq_url, urls), args.to
 
 
+def _writable(out: Path) -> bool:
+    """Whether `out` can be written, said on stderr when not: checked before any work,
+    so a wrong --out does not cost a whole profile."""
+    folder = out.parent
+    problem = None
+    if not folder.is_dir():
+        problem = f"{folder}: no such folder" if not folder.exists() else f"{folder}: not a folder"
+    elif out.is_dir():
+        problem = f"{out}: is a folder"
+    elif out.exists() and not os.access(out, os.W_OK):
+        problem = f"{out}: not writable"
+    else:
+        try:  # the one sure test (permissions, read-only mounts, root): create a file there
+            with tempfile.TemporaryFile(dir=folder, prefix=".csvprof-"):
+                pass
+        except OSError as exc:
+            problem = f"{folder}: not writable ({exc.strerror or exc})"
+    if problem is not None:
+        _error(f"cannot write {out}: {problem}")
+    return problem is None
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from csvprof.local.testdata import write_csv
+
+    if not _writable(args.out):
+        return EXIT_USAGE
 
     rows = write_csv(args.out, args.size, seed=args.seed)
     print(f"wrote {args.out}: {rows:,} rows, {args.out.stat().st_size:,} bytes")
@@ -254,7 +304,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     source = _input_file(args)
-    if source is None:
+    if source is None or not _writable(args.out):
         return EXIT_USAGE
     started = time.monotonic()
     with _local_runtime(green_weight=args.green_weight) as runtime, _client(runtime) as client:
@@ -263,7 +313,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"dataset {dataset_id} accepted ({source.stat().st_size:,} bytes)", file=sys.stderr)
         meta = _wait_terminal(client, dataset_id, started, args.timeout)
         if meta["status"] != "READY":
-            print(format_failure(meta))
+            print(format_failure(meta), file=sys.stderr)
             _print_footer(started)
             return EXIT_FAILED
         profile = client.profile(dataset_id)

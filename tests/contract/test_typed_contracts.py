@@ -27,6 +27,8 @@ def passing(name: str) -> list[Path]:
 def test_every_passing_profile_round_trips_through_the_typed_document(example: Path) -> None:
     body = json.loads(example.read_text())
     profile = Profile.from_dict(body)
+    # A profile written before dialect.skipped_lines existed reads it as 0.
+    body["dialect"].setdefault("skipped_lines", 0)
     assert profile.to_dict() == body
     assert list(profile.to_dict()) == list(body)  # the schema's key order, as the engine writes it
 

@@ -31,7 +31,7 @@ def test_run_exits_non_zero_with_the_code_on_failure(
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b'id,comment\n1,"never closed\n')
     assert main(["run", str(bad), "--out", str(tmp_path / "p.json")]) == 2
-    assert "CSV_PARSE_ERROR" in capsys.readouterr().out
+    assert "FAILED CSV_PARSE_ERROR" in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
 
 

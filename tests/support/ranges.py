@@ -30,7 +30,7 @@ def profile_ranges(
     limits = budget.limits
     opened = open_source(io.BytesIO(data), limits)
     whole = opened.stream.readall()
-    edges = [0, *(c - opened.sniffed.bom_bytes for c in cuts), len(whole)]
+    edges = [0, *(c - opened.sniffed.body_start for c in cuts), len(whole)]
     parser = Parser(opened.sniffed, limits, block_size)
     header: list[str] | None = None
     partials: list[PartialProfile] = []

@@ -8,8 +8,8 @@ import pytest
 
 from csvprof.limits import MiB
 from csvprof.profiler import engine, parser, partial, system, workers
-from csvprof.profiler.dialect import SNIFF_BYTES
-from tests.support.contracts import ROOT
+from csvprof.profiler.dialect import MAX_PREAMBLE_LINES, MIN_SEQUENCE_CELLS, SNIFF_BYTES
+from tests.support.contracts import ROOT, validator
 
 KiB = 1024
 
@@ -47,6 +47,8 @@ STATED = {
         f" {THREAD_CHUNK} when they are threads)",
         f"more than {_share(parser.PLAIN_ABOVE)} distinct values, the column is read plain"
         f" (until a chunk has {_share(parser.PLAIN_BELOW)} or fewer)",
+        f"The table starts at a row within the first {MAX_PREAMBLE_LINES} lines",
+        f"at least {MIN_SEQUENCE_CELLS} consecutive integer cells",
     ],
     ("data-contracts.md", "### Fields", None): [
         f"sampled every {_size(engine.RSS_SAMPLE_BYTES)} of input",
@@ -85,3 +87,9 @@ def test_how_a_file_is_read_states_no_other_size_or_share() -> None:
 
 def test_data_contracts_links_the_design_doc() -> None:
     assert "[profiler.md](profiler.md)" in _text("data-contracts.md")
+
+
+def test_the_schema_bounds_skipped_lines_by_the_code_constant() -> None:
+    skipped = validator("profile").schema["properties"]["dialect"]["properties"]["skipped_lines"]
+    assert (skipped["minimum"], skipped["maximum"]) == (0, MAX_PREAMBLE_LINES)
+    assert f"at most {MAX_PREAMBLE_LINES}" in skipped["description"]

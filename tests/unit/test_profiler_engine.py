@@ -103,6 +103,7 @@ def test_given_mixed_csv_when_profiled_then_stats_match_python_csv() -> None:
     assert by_name["note"]["mean"] is None
     assert result["dialect"] == {
         "encoding": "utf-8", "delimiter": ",", "quote_char": '"', "header": True, "line_terminator": "\n",
+        "skipped_lines": 0,
     }  # fmt: skip
 
 
@@ -130,11 +131,28 @@ def test_delimiter_is_sniffed(delimiter: str, name: str) -> None:
     assert result["dataset"]["columns"] == 3
 
 
-def test_header_only_file_is_ready_with_zero_rows() -> None:
-    result = profile(b"a,b,c\n")
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r", ""], ids=["lf", "crlf", "cr", "no-newline"])
+@pytest.mark.parametrize("stream", [False, True], ids=["sized", "stream"])
+def test_header_only_file_is_ready_with_zero_rows(ending: str, stream: bool) -> None:
+    result = profile(f"a,b,c{ending}".encode(), stream=stream)
     assert result["dataset"]["rows"] == 0
+    assert result["dialect"]["header"] is True
     assert [c["inferred_type"] for c in result["columns"]] == ["empty"] * 3
     assert [c["name"] for c in result["columns"]] == ["a", "b", "c"]
+    assert result["warnings"] == []
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_last_row_without_a_newline_counts_like_one_with_it(ending: str) -> None:
+    lines = ["id,name", "1,x", "2,y", '3,"z' + ending + 'w"']
+    terminated = profile((ending.join(lines) + ending).encode())
+    unterminated = profile(ending.join(lines).encode(), stream=True)
+    assert unterminated["dataset"] == {
+        **terminated["dataset"],
+        "bytes": terminated["dataset"]["bytes"] - len(ending),
+    }
+    assert unterminated["columns"] == terminated["columns"]
+    assert terminated["dataset"]["rows"] == 3
 
 
 def test_headerless_numeric_file_keeps_first_row_as_data() -> None:

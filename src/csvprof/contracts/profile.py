@@ -35,6 +35,8 @@ class Dialect:
     quote_char: str
     header: bool
     line_terminator: str
+    # Lines of title or notes before the table, skipped (0 in profiles written before the field).
+    skipped_lines: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ def assemble(
         dataset=dataset,
         runtime=runtime,
         columns=columns,
-        warnings=quality_warnings(header, dataset, columns),
+        warnings=quality_warnings(header, dataset, columns, skipped_lines=dialect.skipped_lines),
     )
 
 

@@ -127,7 +127,7 @@ def open_source(source: BinaryIO, limits: ProfileLimits) -> Opened:
     if sniffed.field_count > limits.max_columns:
         raise TooManyColumns(f"{sniffed.field_count} columns; the limit is {limits.max_columns}")
     stream = CountingSource(
-        head[sniffed.bom_bytes :], source, consumed=len(head), max_bytes=limits.max_source_bytes
+        head[sniffed.body_start :], source, consumed=len(head), max_bytes=limits.max_source_bytes
     )
     return Opened(stream, sniffed, transcoder)
 

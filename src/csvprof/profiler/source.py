@@ -138,7 +138,9 @@ def row_chunks(
             filled += got
         if filled == len(rest):  # end of stream
             if rest:
-                yield memoryview(bytearray(rest))
+                # The last row lacks a terminator. Arrow reads a lone row without one as an
+                # empty file, so a header-only file would have no columns: add it here, once.
+                yield memoryview(bytearray(rest + terminator))
             return
         end = last_row_end(buf, terminator, quote, filled)
         if end < 0:

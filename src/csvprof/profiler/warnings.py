@@ -20,18 +20,33 @@ def _warning(code: str, column: str | None, message: str, **numbers: Number) -> 
 
 
 def quality_warnings(
-    header: list[str] | None, dataset: DatasetStats, columns: Sequence[ColumnProfile]
+    header: list[str] | None,
+    dataset: DatasetStats,
+    columns: Sequence[ColumnProfile],
+    *,
+    skipped_lines: int = 0,
 ) -> tuple[QualityWarning, ...]:
-    """Data-quality findings: the file's first, then each column's in column order."""
-    found = [*_file_warnings(header, dataset)]
+    """Data-quality findings: the file's first, then each column's in column order.
+
+    `skipped_lines`: lines of title or notes the sniffer skipped before the table."""
+    found = [*_file_warnings(header, dataset, skipped_lines)]
     if dataset.rows:
         for col in columns:
             found.extend(_column_warnings(col, dataset.rows))
     return tuple(found)
 
 
-def _file_warnings(header: list[str] | None, dataset: DatasetStats) -> list[QualityWarning]:
+def _file_warnings(
+    header: list[str] | None, dataset: DatasetStats, skipped_lines: int
+) -> list[QualityWarning]:
     found: list[QualityWarning] = []
+    if skipped_lines:
+        found.append(
+            _warning(
+                "PREAMBLE_SKIPPED", None, "lines of title or notes before the table were skipped",
+                lines=skipped_lines,
+            )
+        )  # fmt: skip
     if dataset.ragged_rows:
         found.append(
             _warning(
