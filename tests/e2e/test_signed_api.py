@@ -95,11 +95,14 @@ def test_the_signing_client_walks_every_route(runtime: LocalRuntime, orders_csv:
     accepted = client.upload(orders_csv, name="orders signed.csv")
     dataset_id = accepted["dataset_id"]
     started = client.start_upload(name="later.csv")
-    listed = client.list(limit=100)
+    # Every page, in key order: the session's other tests' datasets share the bucket.
+    pages = [client.list(limit=100)]
+    while pages[-1]["next_token"]:
+        pages.append(client.list(limit=100, token=pages[-1]["next_token"]))
 
     assert client.meta(dataset_id)["name"] == "orders signed.csv"
     assert started["upload"]["method"] == "PUT"
-    assert dataset_id in {item["dataset_id"] for item in listed["items"]}
+    assert dataset_id in {item["dataset_id"] for page in pages for item in page["items"]}
     with pytest.raises(CsvProfApiError) as raised:
         client.complete(started["dataset_id"])  # nothing was PUT yet
     assert raised.value.code == "UPLOAD_NOT_FOUND"
