@@ -18,7 +18,15 @@ import yaml
 
 from csvprof import limits
 from csvprof.deploy.cfn_yaml import load_template
-from csvprof.deploy.outputs import ALARMS, DEPLOY_ORDER, OUTPUTS, STATEFUL, Stack, template_path
+from csvprof.deploy.outputs import (
+    ALARMS,
+    CANARY_ALARMS,
+    DEPLOY_ORDER,
+    OUTPUTS,
+    STATEFUL,
+    Stack,
+    template_path,
+)
 from csvprof.handlers.api import ROUTES as API_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,8 +273,9 @@ def test_api_alias_is_shifted_by_codedeploy() -> None:
     assert group["AutoRollbackConfiguration"]["Enabled"] is True
     assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
     watched = {a["Name"]["Fn::Sub"] for a in group["AlarmConfiguration"]["Alarms"]}
-    # docs/deployment-strategy.md: CodeDeploy watches these three.
-    assert watched == {"${Name}-api-errors", "${Name}-api-5xx", "${Name}-api-latency-p99"}
+    # docs/deployment-strategy.md: CodeDeploy watches these five, the hooks and canary read them.
+    assert watched == {f"${{Name}}-{alarm}" for alarm in CANARY_ALARMS}
+    assert {"api-live-5xx", "api-live-latency-p99"} <= set(CANARY_ALARMS) <= set(ALARMS)
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -554,6 +563,23 @@ def test_profiles_failed_alarm_watches_the_worker_service() -> None:
     props = template_alarms()["profiles-failed"]["Properties"]
     assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, WorkerMetric.PROFILES_FAILED.value)
     assert props["Dimensions"] == [{"Name": "service", "Value": "csvprof-worker"}]
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric"), [("api-live-5xx", "RESPONSES_5XX"), ("api-live-latency-p99", "LATENCY_MS")]
+)
+def test_canary_alarms_watch_the_live_alias_answers(alarm: str, metric: str) -> None:
+    from csvprof.observability import ALIAS_DIMENSION, NAMESPACE, ApiVersionMetric
+
+    props = template_alarms()[alarm]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, ApiVersionMetric[metric].value)
+    # Exactly the service + Alias dimension set the API handler emits (an alarm matches exactly).
+    assert props["Dimensions"] == [
+        {"Name": "service", "Value": "csvprof-api"},
+        {"Name": ALIAS_DIMENSION, "Value": "live"},
+    ]
+    alias = template(Stack.COMPUTE)["Resources"]["ApiLiveAlias"]["Properties"]["Name"]
+    assert alias == "live"
 
 
 def test_datasets_reconciled_alarm_watches_the_reconciler_service() -> None:
