@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = "CsvProf"
-Component = Literal["api", "worker", "reconciler"]
+Component = Literal["api", "worker", "reconciler", "hooks"]
 
 
 class ApiMetric(StrEnum):
