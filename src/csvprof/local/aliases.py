@@ -15,6 +15,7 @@ the CloudWatch it is given (the stack's endpoint). No emulator runs Lambda here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import threading
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from csvprof.local.context import LambdaContext
+from csvprof.limits import API_MEMORY_MB, API_TIMEOUT_S
+from csvprof.local.context import LambdaContext, new_context
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
@@ -181,3 +183,25 @@ class LocalAlias:
         if version is not None:
             sets.append([*alias, ("ExecutedVersion", version)])
         return sets
+
+
+class LocalVersionInvoker:
+    """Invokes one published version directly (`function:version`), as the BeforeAllowTraffic
+    hook does on Lambda: the context's qualifier is the version, so the version's own
+    `Alias`-dimensioned metrics stay out of the alias's (csvprof.domain.canary.VersionInvoker)."""
+
+    def __init__(self, alias: LocalAlias, version: str, *, timeout_s: float = API_TIMEOUT_S) -> None:
+        self.alias, self.version, self.timeout_s = alias, version, timeout_s
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        context = new_context(
+            self.alias.function_name, memory_mb=API_MEMORY_MB, timeout_s=self.timeout_s, region="us-east-1"
+        )
+        # A copy, as the function would deserialize it from the invoke payload.
+        result = self.alias.versions[self.version](
+            json.loads(json.dumps(event)),
+            qualified_context(context, alias=self.version, version=self.version),
+        )
+        if not isinstance(result, dict):
+            raise TypeError(f"{self.alias.function_name}:{self.version} returned {type(result).__name__}")
+        return result
