@@ -87,3 +87,33 @@ class Settings:
         if self.retry_base_delay_s != RETRY_BASE_DELAY_S:
             env[RETRY_BASE_VARIABLE] = str(self.retry_base_delay_s)
         return env
+
+
+# The canary hooks' environment (infra/cloudformation/compute.yaml sets it per deployment).
+CANARY_FUNCTION_VARIABLE = "CSVPROF_CANARY_FUNCTION"
+CANARY_VERSION_VARIABLE = "CSVPROF_CANARY_VERSION"
+CANARY_ALARMS_VARIABLE = "CSVPROF_CANARY_ALARMS"
+
+
+@dataclass(frozen=True, slots=True)
+class CanarySettings:
+    """The lifecycle hooks' configuration: the API function and the version this deployment
+    published (the before hook), the deployment group's alarm names (the after hook)."""
+
+    api_function: str = ""
+    version: str = ""
+    alarm_names: tuple[str, ...] = ()
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CanarySettings:
+        env = os.environ if env is None else env
+        alarms = env.get(CANARY_ALARMS_VARIABLE, "")
+        return cls(
+            api_function=env.get(CANARY_FUNCTION_VARIABLE, ""),
+            version=env.get(CANARY_VERSION_VARIABLE, ""),
+            alarm_names=tuple(a.strip() for a in alarms.split(",") if a.strip()),
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = "CsvProf"
-Component = Literal["api", "worker", "reconciler"]
+Component = Literal["api", "worker", "reconciler", "hooks"]
 # The worker's metrics are also published per route, so green can be judged apart from blue.
 ROUTE_DIMENSION = "Route"
 
@@ -23,6 +23,22 @@ class ApiMetric(StrEnum):
     DATASETS_ACCEPTED = "DatasetsAccepted"
     UPLOAD_BYTES = "UploadBytes"
     REQUESTS_REJECTED = "RequestsRejected"
+
+
+class ApiVersionMetric(StrEnum):
+    """Per answer, by the alias and version that served it: what the canary's alarms watch.
+    The resolver turns exceptions into handled 500s, which Lambda's `Errors` never counts."""
+
+    RESPONSES_5XX = "ApiResponses5xx"
+    LATENCY_MS = "ApiLatencyMs"
+
+
+# The dimension sets of ApiVersionMetric: the alarms read the first (the version under test is
+# known only at deploy time), dashboards and the canary's logs the second.
+ALIAS_DIMENSION = "Alias"
+VERSION_DIMENSION = "FunctionVersion"
+# An unqualified invocation runs $LATEST and names no alias.
+UNQUALIFIED = "$LATEST"
 
 
 class WorkerMetric(StrEnum):
@@ -46,6 +62,8 @@ UNITS: dict[str, MetricUnit] = {
     ApiMetric.DATASETS_ACCEPTED: MetricUnit.Count,
     ApiMetric.UPLOAD_BYTES: MetricUnit.Bytes,
     ApiMetric.REQUESTS_REJECTED: MetricUnit.Count,
+    ApiVersionMetric.RESPONSES_5XX: MetricUnit.Count,
+    ApiVersionMetric.LATENCY_MS: MetricUnit.Milliseconds,
     WorkerMetric.PROFILES_SUCCEEDED: MetricUnit.Count,
     WorkerMetric.PROFILES_FAILED: MetricUnit.Count,
     WorkerMetric.PROFILE_DURATION_MS: MetricUnit.Milliseconds,
@@ -73,6 +91,27 @@ class Observability:
         """Publish this invocation's metrics under [service, Route] as well as [service]: a second
         EMF dimension set, so the service-wide alarms keep their metric. Cleared at each flush."""
         self.metrics.add_dimensions(**{"service": self.metrics.service, ROUTE_DIMENSION: route})
+
+    def answered(self, context: Any, status: int, latency_ms: float) -> None:
+        """ApiResponses5xx (1 or 0, so every answer is a sample) and ApiLatencyMs, printed now
+        as their own EMF blob: their dimensions differ from the other API metrics'."""
+        alias, version = invoked_alias(context), str(getattr(context, "function_version", UNQUALIFIED))
+        service = str(self.logger.service)
+        metrics = EphemeralMetrics(namespace=NAMESPACE, service=service)
+        metrics.add_dimension(ALIAS_DIMENSION, alias)
+        metrics.add_dimensions(**{"service": service, ALIAS_DIMENSION: alias, VERSION_DIMENSION: version})
+        for name, value in (
+            (ApiVersionMetric.RESPONSES_5XX, 1.0 if status >= 500 else 0.0),
+            (ApiVersionMetric.LATENCY_MS, latency_ms),
+        ):
+            metrics.add_metric(name=name.value, unit=UNITS[name], value=value)
+        metrics.flush_metrics()
+
+
+def invoked_alias(context: Any) -> str:
+    """The qualifier of the ARN the caller invoked (`...:function:name:live` -> "live")."""
+    parts = str(getattr(context, "invoked_function_arn", "")).split(":")
+    return parts[7] if len(parts) > 7 and parts[7] else UNQUALIFIED
 
 
 def for_component(component: Component) -> Observability:

@@ -17,14 +17,23 @@ from tests.support.contracts import ROOT
 from tests.support.pipeline import Pipeline, drive
 
 
+def _table(section: str) -> dict[str, str]:
+    text = (ROOT / "docs" / "observability.md").read_text()
+    body = text.split(section + "\n", 1)[1].split("\n#", 1)[0]
+    return dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", body, flags=re.M))
+
+
 def documented_metrics() -> dict[str, dict[str, str]]:
     """{service: {metric: unit}} from the tables under '### API' and '### Worker'."""
-    text = (ROOT / "docs" / "observability.md").read_text()
-    found: dict[str, dict[str, str]] = {}
-    for section, service in (("### API", "csvprof-api"), ("### Worker", "csvprof-worker")):
-        body = text.split(section, 1)[1].split("\n#", 1)[0]
-        found[service] = dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", body, flags=re.M))
-    return found
+    return {
+        "csvprof-api": _table("### API (`service` = `csvprof-api`)"),
+        "csvprof-worker": _table("### Worker (`service` = `csvprof-worker`)"),
+    }
+
+
+# The per-version metrics' blob: its documented table and its two dimension sets.
+VERSION_SECTION = "### API, per alias and version (`service` = `csvprof-api`)"
+VERSION_DIMENSIONS = [["Alias", "service"], ["service", "Alias", "FunctionVersion"]]
 
 
 def printed_json(out: str) -> list[dict[str, Any]]:
@@ -68,10 +77,19 @@ def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.
     blobs = [p for p in printed if "_aws" in p]
     assert blobs, "no EMF printed"
     doc = documented_metrics()
+    per_version = _table(VERSION_SECTION)
     seen: dict[str, set[str]] = {service: set() for service in doc}
     for blob in blobs:
         (directive,) = blob["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == NAMESPACE == "CsvProf"
+        if directive["Dimensions"] == VERSION_DIMENSIONS:
+            assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == per_version
+            assert (blob["service"], blob["Alias"], blob["FunctionVersion"]) == (
+                "csvprof-api",
+                "$LATEST",
+                "$LATEST",
+            )
+            continue
         service = blob["service"]
         if service == "csvprof-worker":  # per route too: docs/observability.md, Worker
             assert directive["Dimensions"] == [["service"], ["service", ROUTE_DIMENSION]]
@@ -88,6 +106,7 @@ def test_emf_matches_the_observability_contract(fresh: Pipeline, capsys: pytest.
         assert seen[service] == set(metrics), (
             f"{service}: documented but never emitted: {set(metrics) - seen[service]}"
         )
+    assert any(b["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == VERSION_DIMENSIONS for b in blobs)
 
 
 def test_worker_log_lines_carry_the_dataset_id(fresh: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,6 +67,7 @@ STACK_PARAMETERS: dict[Stack, dict[str, str]] = {
         "ProfilesFailedPeriodSeconds": str(ALARM_PERIOD_S),
         "ProfilesFailedThreshold": str(PROFILES_FAILED_THRESHOLD),
         "DlqVisiblePeriodSeconds": str(ALARM_PERIOD_S),
+        "ApiLive5xxPeriodSeconds": str(ALARM_PERIOD_S),
     },
 }
 DEPLOYED_HERE = (Stack.STORAGE, Stack.MESSAGING, Stack.OBSERVABILITY)

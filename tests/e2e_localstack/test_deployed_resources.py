@@ -221,6 +221,9 @@ def test_log_groups_and_alarm_topic_exist(localstack: LocalStack, deployed: Depl
         deployed.output(Stack.OBSERVABILITY, ObservabilityOutput.API_LOG_GROUP_NAME),
         deployed.output(Stack.OBSERVABILITY, ObservabilityOutput.WORKER_LOG_GROUP_NAME),
         f"/aws/apigateway/{deployed.name}-access",
+        # The API alias's CodeDeploy hooks (compute stack, not deployed here).
+        f"/aws/lambda/CodeDeployHook_{deployed.name}-before",
+        f"/aws/lambda/CodeDeployHook_{deployed.name}-after",
     }
     found = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/")["logGroups"]}
     assert names <= found
@@ -234,6 +237,7 @@ def test_every_documented_alarm_exists_with_its_threshold_period_and_actions(
     overrides = {
         "profiles-failed": (PROFILES_FAILED_THRESHOLD, ALARM_PERIOD_S),
         "dlq-visible": (None, ALARM_PERIOD_S),
+        "api-live-5xx": (None, ALARM_PERIOD_S),  # the canary test watches it fire
     }
     cloudwatch = localstack.cloudwatch()
     alarms = {

@@ -285,3 +285,30 @@ def test_an_unexpected_exception_in_the_service_is_500_internal_error(api: Api) 
     assert_error(status, body, 500, "INTERNAL_ERROR")
     assert "secret-bucket-name" not in body["message"]  # the cause is logged, not answered
     assert api.metas.calls == [f"load {ID}"]
+
+
+def test_a_handled_500_is_counted_by_the_alias_and_version_that_answered(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Lambda's Errors never sees a handled 500: ApiResponses5xx is what the canary alarms read.
+    from csvprof.local.aliases import qualified_context
+
+    api.metas = MetasDown()
+    service = DatasetService(
+        metas=api.metas, artifacts=api.artifacts, queue=api.queue, now=lambda: NOW, green_weight=lambda: 0
+    )
+    handler = make_handler(SETTINGS, service=service)
+    context = qualified_context(
+        new_context("csvprof-api", memory_mb=512, timeout_s=29, region="us-east-1"), alias="live", version="7"
+    )
+
+    answer = handler(load_event("apigw_v2_get_dataset"), context)
+
+    assert answer["statusCode"] == 500
+    [blob] = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "ApiResponses5xx" in line
+    ]
+    assert (blob["Alias"], blob["FunctionVersion"], blob["ApiResponses5xx"]) == ("live", "7", [1.0])
+    assert blob["ApiLatencyMs"][0] >= 0

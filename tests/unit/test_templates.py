@@ -18,7 +18,15 @@ import yaml
 
 from csvprof import limits
 from csvprof.deploy.cfn_yaml import load_template
-from csvprof.deploy.outputs import ALARMS, DEPLOY_ORDER, OUTPUTS, STATEFUL, Stack, template_path
+from csvprof.deploy.outputs import (
+    ALARMS,
+    CANARY_ALARMS,
+    DEPLOY_ORDER,
+    OUTPUTS,
+    STATEFUL,
+    Stack,
+    template_path,
+)
 from csvprof.handlers.api import ROUTES as API_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,8 +273,9 @@ def test_api_alias_is_shifted_by_codedeploy() -> None:
     assert group["AutoRollbackConfiguration"]["Enabled"] is True
     assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
     watched = {a["Name"]["Fn::Sub"] for a in group["AlarmConfiguration"]["Alarms"]}
-    # docs/deployment-strategy.md: CodeDeploy watches these three.
-    assert watched == {"${Name}-api-errors", "${Name}-api-5xx", "${Name}-api-latency-p99"}
+    # docs/deployment-strategy.md: CodeDeploy watches these five, the hooks and canary read them.
+    assert watched == {f"${{Name}}-{alarm}" for alarm in CANARY_ALARMS}
+    assert {"api-live-5xx", "api-live-latency-p99"} <= set(CANARY_ALARMS) <= set(ALARMS)
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -389,6 +398,71 @@ def test_worker_role_is_least_privilege() -> None:
         ("logs:CreateLogStream", LOGS % "worker"),
         ("logs:PutLogEvents", LOGS % "worker"),
     }
+
+
+HOOK_STATUS = (
+    "codedeploy:PutLifecycleEventHookExecutionStatus",
+    "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:${Name}-api/${Name}-api-live",
+)
+
+
+def test_hook_roles_are_least_privilege() -> None:
+    hook_logs = LOGS.replace("${Name}-%s", "CodeDeployHook_${Name}-%s")
+    assert grants("BeforeTrafficHookRole") == COMMON | {
+        HOOK_STATUS,
+        # The API function's versions (qualified ARNs), never another function.
+        (
+            "lambda:InvokeFunction",
+            "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${Name}-api:*",
+        ),
+        ("logs:CreateLogStream", hook_logs % "before"),
+        ("logs:PutLogEvents", hook_logs % "before"),
+    }
+    assert grants("AfterTrafficHookRole") == COMMON | {
+        HOOK_STATUS,
+        (
+            "cloudwatch:DescribeAlarms",
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}-api-*",
+        ),
+        ("logs:CreateLogStream", hook_logs % "after"),
+        ("logs:PutLogEvents", hook_logs % "after"),
+    }
+    group = template(Stack.API)["Resources"]["LiveDeploymentGroup"]["Properties"]
+    app = template(Stack.API)["Resources"]["CodeDeployApplication"]["Properties"]
+    assert HOOK_STATUS[1].endswith(
+        f"{app['ApplicationName']['Fn::Sub']}/{group['DeploymentGroupName']['Fn::Sub']}"
+    )
+    assert all(alarm.startswith("api-") for alarm in CANARY_ALARMS)  # DescribeAlarms' ${Name}-api-*
+
+
+def test_the_live_alias_runs_the_hooks_with_this_deployments_version_and_alarms() -> None:
+    import csvprof.handlers.hooks as hooks
+
+    res = template(Stack.COMPUTE)["Resources"]
+    policy = res["ApiLiveAlias"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert ref(policy["BeforeAllowTrafficHook"]) == "BeforeTrafficHookFunction"
+    assert ref(policy["AfterAllowTrafficHook"]) == "AfterTrafficHookFunction"
+    longest = "a" * 41  # the Name parameter's AllowedPattern allows 41 characters
+    for function, handler in (
+        ("BeforeTrafficHookFunction", "before_traffic"),
+        ("AfterTrafficHookFunction", "after_traffic"),
+    ):
+        props = res[function]["Properties"]
+        name = props["FunctionName"]["Fn::Sub"]
+        # CodeDeploy's managed role invokes only CodeDeployHook_* functions; Lambda allows 64 characters.
+        assert name.startswith("CodeDeployHook_")
+        assert len(name.replace("${Name}", longest)) <= 64
+        assert props["Handler"] == f"csvprof.handlers.hooks.{handler}"
+        assert callable(getattr(hooks, handler))
+        assert (props["Runtime"], props["Architectures"]) == (
+            limits.LAMBDA_RUNTIME,
+            [limits.LAMBDA_ARCHITECTURE],
+        )
+    before = res["BeforeTrafficHookFunction"]["Properties"]["Environment"]["Variables"]
+    assert before["CSVPROF_CANARY_VERSION"] == {"Fn::GetAtt": ["ApiVersion", "Version"]}
+    assert ref(before["CSVPROF_CANARY_FUNCTION"]) == "ApiFunction"
+    after = res["AfterTrafficHookFunction"]["Properties"]["Environment"]["Variables"]
+    assert after["CSVPROF_CANARY_ALARMS"] == {"Fn::Sub": ",".join(f"${{Name}}-{a}" for a in CANARY_ALARMS)}
 
 
 def test_reconciler_role_is_least_privilege() -> None:
@@ -568,6 +642,23 @@ def test_worker_failures_alarms_watch_one_route_each(route: str) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("alarm", "metric"), [("api-live-5xx", "RESPONSES_5XX"), ("api-live-latency-p99", "LATENCY_MS")]
+)
+def test_canary_alarms_watch_the_live_alias_answers(alarm: str, metric: str) -> None:
+    from csvprof.observability import ALIAS_DIMENSION, NAMESPACE, ApiVersionMetric
+
+    props = template_alarms()[alarm]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, ApiVersionMetric[metric].value)
+    # Exactly the service + Alias dimension set the API handler emits (an alarm matches exactly).
+    assert props["Dimensions"] == [
+        {"Name": "service", "Value": "csvprof-api"},
+        {"Name": ALIAS_DIMENSION, "Value": "live"},
+    ]
+    alias = template(Stack.COMPUTE)["Resources"]["ApiLiveAlias"]["Properties"]["Name"]
+    assert alias == "live"
+
+
 def test_datasets_reconciled_alarm_watches_the_reconciler_service() -> None:
     from csvprof.observability import NAMESPACE, ReconcilerMetric
 
@@ -579,7 +670,7 @@ def test_datasets_reconciled_alarm_watches_the_reconciler_service() -> None:
 
 def test_log_groups_have_retention() -> None:
     groups = resources(Stack.OBSERVABILITY, "AWS::Logs::LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 6
     for group in groups.values():
         assert ref(group["Properties"]["RetentionInDays"]) == "LogRetentionDays"
     names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups.values()}
@@ -587,6 +678,8 @@ def test_log_groups_have_retention() -> None:
         "/aws/lambda/${Name}-api",
         "/aws/lambda/${Name}-worker",
         "/aws/lambda/${Name}-reconciler",
+        "/aws/lambda/CodeDeployHook_${Name}-before",
+        "/aws/lambda/CodeDeployHook_${Name}-after",
         "/aws/apigateway/${Name}-access",
     }
     functions = {

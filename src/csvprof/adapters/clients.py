@@ -14,6 +14,7 @@ from botocore.config import Config
 from csvprof.config import Settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -51,3 +52,18 @@ def events_client(settings: Settings, session: boto3.Session | None = None) -> E
 
 def ssm_client(settings: Settings, session: boto3.Session | None = None) -> SSMClient:
     return cast("SSMClient", _client("ssm", settings, session))
+
+
+def canary_client(
+    service: str, endpoint_url: str | None, region: str, session: boto3.Session | None = None
+) -> Any:
+    """A client for the canary hooks ("lambda", "codedeploy"; untyped: no stubs are pinned)."""
+    return (session or boto3.Session()).client(  # type: ignore[call-overload]
+        service, endpoint_url=endpoint_url, config=client_config(region, endpoint_url)
+    )
+
+
+def cloudwatch_client(
+    endpoint_url: str | None, region: str, session: boto3.Session | None = None
+) -> CloudWatchClient:
+    return cast("CloudWatchClient", canary_client("cloudwatch", endpoint_url, region, session))

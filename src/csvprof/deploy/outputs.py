@@ -88,6 +88,8 @@ ALARMS: Final[tuple[str, ...]] = (
     "api-errors",
     "api-5xx",
     "api-latency-p99",
+    "api-live-5xx",
+    "api-live-latency-p99",
     "api-throttles",
     "worker-errors",
     "worker-duration",
@@ -99,6 +101,17 @@ ALARMS: Final[tuple[str, ...]] = (
     "worker-failures-blue",
     "worker-failures-green",
     "datasets-reconciled",
+)
+
+
+# The alarms the API's CodeDeploy deployment group watches (api.yaml's AlarmConfiguration), and
+# the after-traffic hook and the canary stand-in read: any in ALARM stops and rolls back a shift.
+CANARY_ALARMS: Final[tuple[str, ...]] = (
+    "api-errors",
+    "api-5xx",
+    "api-latency-p99",
+    "api-live-5xx",
+    "api-live-latency-p99",
 )
 
 

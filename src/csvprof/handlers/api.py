@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -146,7 +147,10 @@ def make_handler(
     app.not_found(routes.not_found)
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        started = time.monotonic()
+        response = app.resolve(event, context)
+        obs.answered(context, int(response.get("statusCode", 500)), (time.monotonic() - started) * 1000)
+        return response
 
     return instrumented(obs, handler)
 

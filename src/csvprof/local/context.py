@@ -25,6 +25,8 @@ class LambdaContext:
     region: str = "us-east-1"
     account_id: str = DEFAULT_ACCOUNT_ID
     function_version: str = "$LATEST"
+    # The alias or version the caller named; None for an unqualified invoke (runs $LATEST).
+    qualifier: str | None = None
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     identity: Any = None
     client_context: Any = None
@@ -39,7 +41,8 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+        return f"{arn}:{self.qualifier}" if self.qualifier else arn
 
     @property
     def log_group_name(self) -> str:

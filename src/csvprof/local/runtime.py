@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from csvprof.contracts.meta import Route
 from csvprof.handlers.api import ROUTES as API_ROUTES
 from csvprof.limits import API_TIMEOUT_S, WORKER_TIMEOUT_S
+from csvprof.local.aliases import LocalAlias
 from csvprof.local.emf import EmfForwarder, forwarding
 from csvprof.local.gateway import Handler, LocalGateway
 from csvprof.local.lifecycle import Service
@@ -54,6 +55,10 @@ class LocalRuntime(Service):
 
     With `emf_forwarder`, the EMF metrics both handlers print are sent to CloudWatch as
     CloudWatch Logs would (see `csvprof.local.emf`); off by default.
+
+    `api_handler` may be a `LocalAlias` (`csvprof.local.aliases`): the gateway then invokes the
+    alias, which routes each request to a version by weight; each version gets its own
+    sandbox and EMF capture, as separate versions run in separate execution environments.
     """
 
     def __init__(
@@ -71,19 +76,28 @@ class LocalRuntime(Service):
         reconcile_interval_s: float = LOCAL_RECONCILE_INTERVAL_S,
         api_credentials: Mapping[str, str] | None = None,
     ) -> None:
-        if emf_forwarder is not None:
-            api_handler = forwarding(api_handler, emf_forwarder)
-            worker_handler = forwarding(worker_handler, emf_forwarder)
-            if reconciler_handler is not None:
-                reconciler_handler = forwarding(reconciler_handler, emf_forwarder)
-        # One sandbox per function: Lambda never runs two invocations in one execution
-        # environment, and handler state (Powertools' current event, the batch processor)
-        # relies on that.
-        api_handler, worker_handler = one_at_a_time(api_handler), one_at_a_time(worker_handler)
+        forwarder = emf_forwarder
+
+        # One sandbox per function (per version behind an alias): Lambda never runs two
+        # invocations in one execution environment, and handler state (Powertools' current
+        # event, the batch processor) relies on that.
+        def sandbox(handler: Handler) -> Handler:
+            return one_at_a_time(forwarding(handler, forwarder) if forwarder is not None else handler)
+
+        api_name = "csvprof-api"
+        if isinstance(api_handler, LocalAlias):
+            api_handler.wrap(sandbox)
+            api_name = api_handler.function_name  # the context names the aliased function
+        else:
+            api_handler = sandbox(api_handler)
+        worker_handler = sandbox(worker_handler)
+        if reconciler_handler is not None and forwarder is not None:
+            reconciler_handler = forwarding(reconciler_handler, forwarder)
         self.stack = stack
         self.api_credentials = dict(api_credentials or LOCAL_API_CREDENTIALS)
         self.gateway = LocalGateway(
             api_handler,
+            function_name=api_name,
             timeout_s=api_timeout_s,
             region=stack.region,
             port=port,
