@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
 
 from botocore.credentials import Credentials
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_FAILED = 2
+# `csvprof diff` exits 0/1/2 for its verdict (none/warn/fail), so its usage errors need another code.
+EXIT_DIFF_USAGE = 3
 # Polling interval for GET /datasets/{id}: progress stays lively without flooding the log.
 POLL_INTERVAL_S = 0.25
 HTTP_TIMEOUT_S = 60
@@ -79,8 +82,10 @@ def _os_error(exc: OSError) -> str:
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors as one line on stderr (the usage is one `--help` away)."""
 
+    usage_exit = EXIT_USAGE
+
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(self.usage_exit, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--size", type=_size, default=50_000_000, help="target size, e.g. 50MB, 1GB")
     generate.add_argument("--seed", type=int, default=0)
     generate.set_defaults(func=_cmd_generate)
+
+    _diff_parser(sub)
+    _client_parsers(sub)
     return parser
 
 
@@ -443,6 +451,323 @@ class Progress:
 
 def _print_footer(started: float) -> None:
     print(f"peak RSS {peak_rss_mb():.1f} MiB, elapsed {time.monotonic() - started:.2f} s")
+
+
+# --- diff --------------------------------------------------------------------------------
+
+
+def _diff_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from csvprof.diff import Thresholds
+
+    defaults = Thresholds()
+    diff = sub.add_parser(
+        "diff",
+        help="drift between two profiles, for CI: exit 0 none, 1 warn, 2 fail (3 usage error)",
+        description=(
+            "Compare NEW.json with the accepted OLD.json: columns added, removed, retyped or reordered, "
+            "null-rate and distinct-count changes, distribution shift of numeric columns (PSI, a KS bound) "
+            "and new top values. Exit code: 0 no drift, 1 warn, 2 fail (with --fail-on warn, any warning "
+            "exits 2), 3 usage or input error. Give 'off' to a threshold to turn it off."
+        ),
+    )
+    diff.usage_exit = EXIT_DIFF_USAGE
+    diff.add_argument("old", type=Path, help="the baseline profile (profile.json)")
+    diff.add_argument("new", type=Path, help="the profile to check")
+    diff.add_argument("--json", action="store_true", help="the diff as JSON (profile-diff.schema.json)")
+    diff.add_argument(
+        "--fail-on",
+        choices=("warn", "fail"),
+        default="fail",
+        help="the lowest verdict that exits 2 (default: fail; warn makes a warning exit 2)",
+    )
+    for name, what in (
+        ("psi", "Population Stability Index"),
+        ("null-rate", "absolute change of the null rate"),
+        ("distinct", "relative change of the distinct count"),
+        ("ks", "KS statistic bound"),
+    ):
+        for level in ("warn", "fail"):
+            default = getattr(defaults, f"{name.replace('-', '_')}_{level}")
+            diff.add_argument(
+                f"--{name}-{level}",
+                type=_threshold,
+                default=default,
+                metavar="X",
+                help=f"{what} that makes a {level} (default: {'off' if default is None else default})",
+            )
+    diff.add_argument(
+        "--new-top-share",
+        type=_threshold,
+        default=defaults.new_top_share,
+        metavar="X",
+        help=f"share of NEW's values a new top value needs to warn (default: {defaults.new_top_share})",
+    )
+    diff.set_defaults(func=_cmd_diff)
+
+
+def _threshold(value: str) -> float | None:
+    if value.lower() == "off":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError("must be ≥ 0 (or off)")
+    return number
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from csvprof.contracts.profile import Profile
+    from csvprof.diff import Severity, Thresholds, compare, render_text
+
+    try:
+        limits = Thresholds(
+            **{
+                f"{kind}_{level}": getattr(args, f"{kind}_{level}")
+                for kind in ("psi", "null_rate", "distinct", "ks")
+                for level in ("warn", "fail")
+            },
+            new_top_share=args.new_top_share,
+        )
+        old, new = (Profile.from_dict(_read_profile(path)) for path in (args.old, args.new))
+    except OSError as exc:
+        return _error(_os_error(exc), EXIT_DIFF_USAGE)
+    except (ValueError, KeyError, TypeError) as exc:
+        return _error(f"diff: {str(exc).splitlines()[0] if str(exc) else exc!r}", EXIT_DIFF_USAGE)
+    diff = compare(old, new, limits)
+    print(json.dumps(diff.to_dict(), indent=2) if args.json else render_text(diff))
+    if diff.verdict is Severity.NONE:
+        return EXIT_OK
+    if diff.verdict is Severity.FAIL or args.fail_on == "warn":
+        return EXIT_FAILED
+    return EXIT_USAGE  # 1: a warning (diff's verdict codes are 0/1/2)
+
+
+def _read_profile(path: Path) -> dict[str, Any]:
+    try:
+        body = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(body, dict) or "columns" not in body or "dataset" not in body:
+        raise ValueError(f"{path}: not a csvprof profile")
+    return body
+
+
+# --- the API's client --------------------------------------------------------------------
+
+
+def _client_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    common = _Parser(add_help=False)
+    where = common.add_mutually_exclusive_group()
+    where.add_argument(
+        "--api", metavar="URL", help="the API's URL (default: $CSVPROF_API_URL; `csvprof serve` prints one)"
+    )
+    where.add_argument(
+        "--stack", metavar="NAME", help="a deployment: the API URL from its api stack's outputs"
+    )
+    common.add_argument("--region", default=None, help="the region to sign for (default: the SDK's)")
+    common.add_argument(
+        "--endpoint-url", default=None, help="with --stack: an emulator's endpoint for CloudFormation"
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    waiting = _Parser(add_help=False)
+    waiting.add_argument("--wait", action="store_true", help="wait until READY or FAILED (FAILED exits 2)")
+    waiting.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits (default 900)")
+
+    upload = sub.add_parser("upload", parents=[common, waiting], help="upload a CSV to the API")
+    upload.add_argument("file", type=Path, help="the CSV file (presigned upload past 4 MiB)")
+    upload.add_argument("--name", default=None, help="the dataset's name (default: the file's name)")
+    upload.set_defaults(func=_cmd_upload)
+
+    status = sub.add_parser("status", parents=[common, waiting], help="a dataset's status")
+    status.add_argument("dataset_id", metavar="ID")
+    status.set_defaults(func=_cmd_status)
+
+    get = sub.add_parser("get", parents=[common], help="a dataset's profile")
+    get.add_argument("dataset_id", metavar="ID")
+    get.add_argument("--out", type=Path, default=None, help="write the profile JSON there")
+    get.set_defaults(func=_cmd_get)
+
+    listing = sub.add_parser("list", parents=[common], help="the datasets, newest pages first")
+    listing.add_argument(
+        "--limit", type=_positive, default=20, help="at most this many datasets (default 20)"
+    )
+    listing.set_defaults(func=_cmd_list)
+
+    report = sub.add_parser(
+        "get-report", parents=[common], help="a presigned link to a dataset's HTML report"
+    )
+    report.add_argument("dataset_id", metavar="ID")
+    report.set_defaults(func=_cmd_get_report)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+class ClientUsage(Exception):
+    """No API to talk to, or none found."""
+
+
+def _api_client(args: argparse.Namespace) -> CsvProfClient:
+    """A client for --api, --stack or $CSVPROF_API_URL, signing with the standard credential chain."""
+    url = args.api or (None if args.stack else os.environ.get("CSVPROF_API_URL"))
+    if args.stack:
+        url = _stack_api_url(args.stack, args.region, args.endpoint_url)
+    if not url:
+        raise ClientUsage("no API: give --api URL or --stack NAME (or set CSVPROF_API_URL)")
+    try:
+        return CsvProfClient(url, region=args.region, timeout_s=HTTP_TIMEOUT_S)
+    except ValueError as exc:
+        raise ClientUsage(str(exc)) from None
+
+
+def _stack_api_url(name: str, region: str | None, endpoint_url: str | None) -> str:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from csvprof.deploy.outputs import ApiOutput, Stack
+    from csvprof.deploy.target import DeployedStack
+
+    deployed = DeployedStack(name, boto3.Session(region_name=region), endpoint_url)
+    try:
+        deployed.load((Stack.API,))
+    except (BotoCoreError, ClientError) as exc:
+        raise ClientUsage(f"stack {name}: {str(exc).splitlines()[0]}") from None
+    url = deployed.outputs[Stack.API].get(ApiOutput.API_URL.value)
+    if not url:
+        raise ClientUsage(f"stack {name}: its api stack has no {ApiOutput.API_URL.value} output")
+    return url
+
+
+def _with_api(
+    command: Callable[[CsvProfClient, argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """A client command: its client, and a one-line error for no API or no connection
+    (an error answer is `CsvProfApiError`, handled by main with its registry code)."""
+    from urllib3.exceptions import HTTPError
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with _api_client(args) as client:
+                return command(client, args)
+        except ClientUsage as exc:
+            return _error(str(exc))
+        except HTTPError as exc:
+            return _error(f"cannot reach the API: {str(exc).splitlines()[0]}")
+
+    return run
+
+
+def _print_json(body: Any) -> None:
+    print(json.dumps(body, indent=2))
+
+
+def _upload(client: CsvProfClient, args: argparse.Namespace) -> int:
+    source = _input_file(args)
+    if source is None:
+        return EXIT_USAGE
+    size = source.stat().st_size
+    started = time.monotonic()
+    progress = Progress(sys.stderr)
+
+    def on_bytes(done: int) -> None:
+        progress.show(f"{10 * (10 * done // max(size, 1))}%", time.monotonic() - started)
+
+    try:
+        accepted = client.upload_file(source, args.name, progress=on_bytes)
+    finally:
+        progress.close()
+    dataset_id = str(accepted["dataset_id"])
+    print(f"dataset {dataset_id} accepted ({size:,} bytes)", file=sys.stderr)
+    if args.wait:
+        return _finish(client, dataset_id, args, started)
+    _print_json(accepted) if args.json else print(dataset_id)
+    return EXIT_OK
+
+
+def _status(client: CsvProfClient, args: argparse.Namespace) -> int:
+    if args.wait:
+        return _finish(client, args.dataset_id, args, time.monotonic())
+    return _report_meta(client.meta(args.dataset_id), args)
+
+
+def _finish(client: CsvProfClient, dataset_id: str, args: argparse.Namespace, started: float) -> int:
+    return _report_meta(_wait_terminal(client, dataset_id, started, args.timeout), args)
+
+
+def _report_meta(meta: dict[str, Any], args: argparse.Namespace) -> int:
+    """The meta on stdout (`ID STATUS`, or JSON); FAILED also as one line on stderr, and exit 2."""
+    _print_json(meta) if args.json else print(f"{meta['dataset_id']} {meta['status']}")
+    if meta["status"] == "FAILED":
+        print(format_failure(meta), file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _get(client: CsvProfClient, args: argparse.Namespace) -> int:
+    if args.out is not None and not _writable(args.out):
+        return EXIT_USAGE
+    profile = client.profile(args.dataset_id)
+    if args.out is not None:
+        args.out.write_text(json.dumps(profile, indent=2) + "\n")
+        print(f"profile written to {args.out}", file=sys.stderr)
+    _print_json(profile) if args.json else print(format_summary(profile))
+    return EXIT_OK
+
+
+def _list(client: CsvProfClient, args: argparse.Namespace) -> int:
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while len(items) < args.limit:
+        page = client.list(limit=min(args.limit - len(items), 100), token=token)
+        items += page["items"]
+        token = page.get("next_token")
+        if not token:
+            break
+    if args.json:
+        _print_json({"items": items, "next_token": token})
+        return EXIT_OK
+    rows = [["dataset_id", "status", "name", "bytes", "created_at"]]
+    rows += [
+        [
+            m["dataset_id"],
+            m["status"],
+            _cell(m.get("name"), 32),
+            f"{m.get('source_bytes') or 0:,}",
+            m["created_at"],
+        ]
+        for m in items
+    ]
+    print(format_table(rows))
+    if token:
+        print(f"(more: --limit {args.limit + 100})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _get_report(client: CsvProfClient, args: argparse.Namespace) -> int:
+    # GET /datasets/{id}/report answers a presigned link to profiles/{id}/report.html.
+    answer = client.request("GET", f"/datasets/{quote(args.dataset_id, safe='')}/report")
+    if answer.status >= 400:
+        raise CsvProfApiError.from_response(answer)
+    body = answer.json()
+    url = body.get("url") if isinstance(body, dict) else None
+    if args.json or not isinstance(url, str):
+        _print_json(body)
+    else:
+        print(url)
+    return EXIT_OK
+
+
+_cmd_upload = _with_api(_upload)
+_cmd_status = _with_api(_status)
+_cmd_get = _with_api(_get)
+_cmd_list = _with_api(_list)
+_cmd_get_report = _with_api(_get_report)
 
 
 # --- formatting --------------------------------------------------------------------------

@@ -161,3 +161,13 @@ def test_the_architecture_doc_names_every_module_and_only_real_paths() -> None:
         if p.name != "__init__.py" and p.name != "__main__.py" and p.name not in modules_named
     )
     assert unnamed == []
+
+
+def test_the_diff_is_pure_over_contracts() -> None:
+    """`csvprof.diff` compares two typed profiles: no engine, no SDK, no I/O layer."""
+    for name, tree in modules().items():
+        if name.startswith("csvprof.diff"):
+            internal = {m for m in imports(tree, runtime_only=False) if m.startswith("csvprof.")}
+            assert all(m.startswith(("csvprof.diff", "csvprof.contracts")) for m in internal), name
+            external = {m.split(".")[0] for m in imports(tree, runtime_only=False)}
+            assert not external & {"boto3", "botocore", "pyarrow", "numpy", "os", "urllib3"}, name

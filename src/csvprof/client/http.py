@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
 import boto3
@@ -40,6 +40,8 @@ _GATEWAY_CODES = {
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
 }
+# Blocks of a presigned PUT: small enough for a lively progress, large enough to be cheap.
+_UPLOAD_BLOCK = 1 << 20
 _QUERY_SAFE = "-_.~"  # RFC 3986 unreserved: what SigV4's canonical query leaves unencoded
 
 
@@ -142,8 +144,12 @@ class CsvProfClient:
             query["next_token"] = token
         return self._json("GET", "/datasets", query=query)
 
-    def upload_file(self, source: Path, name: str | None = None) -> dict[str, Any]:
-        """A file of any supported size: direct up to 4 MiB, else presigned PUT and complete."""
+    def upload_file(
+        self, source: Path, name: str | None = None, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """A file of any supported size: direct up to 4 MiB, else presigned PUT and complete.
+
+        `progress` is called with the bytes sent so far while a presigned PUT streams the file."""
         name = source.name if name is None else name
         size = source.stat().st_size
         if size <= MAX_DIRECT_UPLOAD_BYTES:
@@ -158,7 +164,7 @@ class CsvProfClient:
             answer = self._pool.request(
                 upload.get("method", "PUT"),
                 upload["url"],
-                body=stream,
+                body=stream if progress is None else _counted(stream, progress),
                 headers=headers,
                 timeout=self.timeout_s,
                 retries=False,
@@ -253,3 +259,13 @@ class CsvProfClient:
 def _region_from_url(url: str) -> str | None:
     found = _EXECUTE_API_HOST.fullmatch(urlsplit(url).hostname or "")
     return found["region"] if found else None
+
+
+def _counted(stream: IO[bytes], progress: Callable[[int], None]) -> Iterator[bytes]:
+    """The stream's blocks, reporting the bytes read so far (the explicit Content-Length
+    keeps urllib3 from chunking an iterable body)."""
+    done = 0
+    while block := stream.read(_UPLOAD_BLOCK):
+        done += len(block)
+        progress(done)
+        yield block
