@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 from botocore.credentials import Credentials
 
 from csvprof.client import CsvProfApiError, CsvProfClient
+from csvprof.progress import Progress
 
 if TYPE_CHECKING:
     from csvprof.local.runtime import LocalRuntime
@@ -422,31 +423,6 @@ def _wait_terminal(
             time.sleep(POLL_INTERVAL_S)  # the poll interval of a client, not synchronisation
     finally:
         progress.close()
-
-
-class Progress:
-    """Status and elapsed time: one updating line on a terminal, a line per change otherwise."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last = ""
-        self.open_line = False
-
-    def show(self, status: str, elapsed_s: float) -> None:
-        line = f"{status:<10} {elapsed_s:7.1f} s"
-        if self.tty:
-            self.stream.write(f"\r{line}")
-            self.open_line = True
-        elif status != self.last:
-            self.stream.write(line + "\n")
-        self.last = status
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.open_line:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _print_footer(started: float) -> None:

@@ -496,3 +496,14 @@ def test_prune_drops_tests_headers_and_arrow_flight_only(tmp_path: Path) -> None
         (tmp_path / name).write_bytes(b"x" * 10)
     assert prune(tmp_path) == 10 * sum(not kept for kept in files.values())
     assert {name for name in files if (tmp_path / name).exists()} == {n for n, kept in files.items() if kept}
+
+
+def test_a_deploy_reports_the_stack_status_it_waits_on() -> None:
+    fake = FakeCloudFormation()
+    seen: list[tuple[str, float]] = []
+    shown = Deployer(fake, poll_interval_s=0, sleep=lambda _: None, log=lambda _: None,  # type: ignore[arg-type]
+                     progress=lambda status, waited: seen.append((status, waited)))  # fmt: skip
+    shown.deploy("x-storage", STORAGE, {"Name": "x"})
+    assert seen
+    assert seen[-1][0] == "x-storage CREATE_COMPLETE"
+    assert all(waited >= 0 for _, waited in seen)

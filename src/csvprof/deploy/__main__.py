@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boto3
@@ -33,6 +33,7 @@ from csvprof.deploy.outputs import DEPLOY_ORDER, Stack, stack_name
 from csvprof.deploy.package import PLATFORM, PYTHON_VERSION, Artifact, PackageError, build, digest
 from csvprof.deploy.stacks import Deployer, DeployError, require_bucket
 from csvprof.deploy.weight import read_weight, routing_parameter, set_weight
+from csvprof.progress import Progress
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -90,11 +91,27 @@ def cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logger(progress: Progress) -> Callable[[str], None]:
+    """The deployer's own lines, after ending an open progress line on the terminal."""
+
+    def log(line: str) -> None:
+        progress.close()
+        print(line)
+
+    return log
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     session = _session(args)
     config = _client_config(args)
     cfn = session.client("cloudformation", endpoint_url=args.endpoint_url, config=config)
-    deployer = Deployer(cfn, tags={"project": "csvprof", "deployment": args.name})
+    progress = Progress(sys.stderr)
+    deployer = Deployer(
+        cfn,
+        tags={"project": "csvprof", "deployment": args.name},
+        progress=progress.show,
+        log=_logger(progress),
+    )
     stacks = parse_stacks(args.stacks)
     parameters = parse_parameters(args.parameter)
 

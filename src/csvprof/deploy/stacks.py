@@ -94,6 +94,8 @@ class Deployer:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Told each poll's stack status and the seconds waited, for a progress line.
+    progress: Callable[[str, float], None] | None = None
 
     # --- one stack --------------------------------------------------------------------
 
@@ -245,6 +247,8 @@ class Deployer:
             if stack is None:
                 return "GONE" if deleting else "MISSING"
             status = stack["StackStatus"]
+            if self.progress is not None:
+                self.progress(f"{stack_name} {status}", self.clock() - started)
             if not status.endswith("_IN_PROGRESS"):
                 return status
             if self._deadline_passed(started):
