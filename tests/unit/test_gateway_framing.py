@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from csvprof.local.context import new_context
-from csvprof.local.gateway import LISTEN_BACKLOG, LocalGateway
+from csvprof.local.gateway import LISTEN_BACKLOG, LocalGateway, _FifoLock
 from csvprof.local.runtime import one_at_a_time
 from tests.support.contracts import assert_valid
 
@@ -328,3 +328,26 @@ def test_one_at_a_time_restarts_the_deadline_when_the_sandbox_is_free() -> None:
 )
 def test_an_unparseable_request_line_is_a_400_api_error(gateway: LocalGateway, request_line: bytes) -> None:
     assert_api_error(exchange(gateway, request_line), 400, "MALFORMED_REQUEST")
+
+
+def test_the_sandbox_is_taken_in_arrival_order() -> None:
+    # Given the sandbox held, and ten invocations queued one after the other
+    sandbox = _FifoLock()
+    order: list[int] = []
+    sandbox.__enter__()
+
+    def invoke(index: int) -> None:
+        with sandbox:
+            order.append(index)
+
+    threads = []
+    for index in range(10):
+        threads.append(threading.Thread(target=invoke, args=(index,)))
+        threads[-1].start()
+        time.sleep(0.02)
+    # When it is released
+    sandbox.__exit__(None, None, None)
+    for thread in threads:
+        thread.join(5)
+    # Then they ran first come, first served
+    assert order == list(range(10))

@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -80,6 +81,33 @@ _MAX_CHUNK_LINE = 4096
 _MAX_TRAILERS = 100
 _READ_SIZE = 256 * 1024
 _CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\r\n]*)?\r?\n")
+
+
+class _FifoLock:
+    """A lock handed to its waiters in arrival order. threading.Lock is not fair: under a burst
+    some invocations would wait far longer than the queue is long, and pass the integration
+    timeout while later arrivals run."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # release() hands the lock over directly: _held stays True
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +345,7 @@ class LocalGateway(Service):
 
     One sandbox: the function runs one invocation at a time (one handler instance, whose
     Powertools resolver keeps per-invocation state), each on a thread of its own; requests
-    that arrive meanwhile wait for it. Two clocks, as on AWS:
+    that arrive meanwhile wait for it, first come first served. Two clocks, as on AWS:
 
     * the function timeout (`timeout_s`) starts when the invocation gets the sandbox; when
       it passes, the client gets 500 `INTERNAL_ERROR` (a Lambda function error);
@@ -347,7 +375,7 @@ class LocalGateway(Service):
     ) -> None:
         self.handler = handler
         self.integration_timeout_s = integration_timeout_s
-        self._sandbox = threading.Lock()
+        self._sandbox = _FifoLock()  # one sandbox, taken in arrival order
         # With routes, requests that match none get the gateway's own 404 (or 405 when the
         # path has other methods), as a deployed API with explicit routes
         # (infra/cloudformation/api.yaml) answers; without, a `$default` catch-all sends
