@@ -117,6 +117,15 @@ class IdempotencyKeyReused(ApiError):
     http_status = 422
 
 
+class GatewayTimeout(ApiError):
+    """The function did not answer within API Gateway's integration timeout (30 s), counted from
+    when the request arrived, so time spent waiting for a sandbox counts. Answered by the gateway
+    only; the function keeps running and its result is discarded."""
+
+    code = "GATEWAY_TIMEOUT"
+    http_status = 504
+
+
 # --- Worker: why a dataset ended FAILED ------------------------------------------------
 
 

@@ -31,6 +31,10 @@ def assert_error(answer: Answer, code: str) -> None:
         ("GET", "/datasets?limit=0", "INVALID_QUERY_PARAMETER"),
         ("GET", "/datasets?limit=abc", "INVALID_QUERY_PARAMETER"),
         ("GET", "/datasets?next_token=forged", "INVALID_QUERY_PARAMETER"),
+        # Query parameters the route does not declare are refused, not ignored.
+        ("GET", "/datasets?limt=5", "INVALID_QUERY_PARAMETER"),
+        ("GET", f"/datasets/{MISSING}?name=x", "INVALID_QUERY_PARAMETER"),
+        ("POST", "/uploads?name=x&nmae=y", "INVALID_QUERY_PARAMETER"),
     ],
 )
 def test_bad_paths_and_queries(http: HttpApi, method: str, path: str, code: str) -> None:

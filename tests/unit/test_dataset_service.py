@@ -58,7 +58,9 @@ def test_accepting_an_upload_stores_registers_and_enqueues_once() -> None:
         (b"x" * (MAX_DIRECT_UPLOAD_BYTES + 1), "text/csv", None, PayloadTooLarge),
         (b"a\n1\n", "text/csv", "bad\nname", InvalidQueryParameter),
         (b"a\n1\n", "text/csv", "n" * 256, InvalidQueryParameter),
-        (b"a\n1\n", "text/csv", "\U0001f600" * 70, InvalidQueryParameter),  # 70 chars, 280 bytes
+        (b"a\n1\n", "text/csv", "\U0001f600" * 256, InvalidQueryParameter),  # counted in characters
+        (b"a\n1\n", "text/csv", "del\x7f", InvalidQueryParameter),
+        (b"a\n1\n", "text/csv", "c1\x85", InvalidQueryParameter),
     ],
 )
 def test_rejected_uploads_touch_nothing(
@@ -70,7 +72,7 @@ def test_rejected_uploads_touch_nothing(
     assert (metas.calls, artifacts.calls, queue.sent) == ([], [], [])
 
 
-@pytest.mark.parametrize("bad_token", ["nope", FIXED_ID.upper(), "../meta/x", FIXED_ID + "/x"])
+@pytest.mark.parametrize("bad_token", ["", "nope", FIXED_ID.upper(), "../meta/x", FIXED_ID + "/x"])
 def test_a_page_token_that_is_not_an_id_never_reaches_storage(bad_token: str) -> None:
     svc, metas, artifacts, _ = service()
     with pytest.raises(InvalidQueryParameter, match="next_token"):

@@ -10,13 +10,14 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from csvprof.local.gateway import LISTEN_BACKLOG, LocalGateway
+from csvprof.local.context import new_context
+from csvprof.local.gateway import LISTEN_BACKLOG, LocalGateway, _FifoLock
 from csvprof.local.runtime import one_at_a_time
 from tests.support.contracts import assert_valid
 
@@ -251,7 +252,7 @@ def test_the_listen_backlog_is_not_socketservers_five(gateway: LocalGateway) -> 
 def test_after_the_function_timeout_the_result_is_discarded_and_queued_calls_never_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Given one sandbox (as the runtime wires it) whose first invocation hangs
+    # Given the function's one sandbox, whose first invocation hangs
     release = threading.Event()
     calls: list[str] = []
 
@@ -260,29 +261,64 @@ def test_after_the_function_timeout_the_result_is_discarded_and_queued_calls_nev
         release.wait(5)
         return {"statusCode": 200, "body": "late"}
 
-    handler: Callable[[dict[str, Any], Any], Any] = one_at_a_time(slow)
-    with LocalGateway(handler, timeout_s=0.3) as gateway:
-        answers: list[tuple[int, dict[str, str], bytes]] = []
+    with LocalGateway(slow, timeout_s=0.3, integration_timeout_s=1.0) as gateway:
+        answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
 
         def send(path: str) -> None:
-            answers.append(exchange(gateway, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()))
+            answers[path] = exchange(gateway, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
 
-        # When two requests arrive together and both time out
+        # When a second request arrives while the first one hangs
         threads = [threading.Thread(target=send, args=(path,)) for path in ("/a", "/b")]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.1)
+        for thread in threads:
+            thread.join(10)
+        release.set()
+        time.sleep(0.3)  # the abandoned invocation ends and frees the sandbox
+
+    # Then the hung one timed out as a function (10 s locally 0.3 s, from when it started):
+    # 500; the queued one never got the sandbox within the integration timeout: 504, and it
+    # never ran; the late result was not sent anywhere
+    assert_api_error(answers["/a"], 500, "INTERNAL_ERROR")
+    assert_api_error(answers["/b"], 504, "GATEWAY_TIMEOUT")
+    assert calls == ["/a"]
+    assert any("discarded" in record.getMessage() for record in caplog.records)
+
+
+def test_the_function_timeout_counts_from_the_sandbox_not_from_arrival() -> None:
+    # Given invocations of 0.2 s each, a 0.3 s function timeout and one sandbox
+    def busy(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        time.sleep(0.2)
+        return {"statusCode": 200, "body": str(context.get_remaining_time_in_millis())}
+
+    with LocalGateway(busy, timeout_s=0.3, integration_timeout_s=5.0) as gateway:
+        answers: list[tuple[int, dict[str, str], bytes]] = []
+        lock = threading.Lock()
+
+        def send() -> None:
+            answer = exchange(gateway, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            with lock:
+                answers.append(answer)
+
+        # When four arrive together (the last waits ~0.6 s for the sandbox, past 0.3 s)
+        threads = [threading.Thread(target=send) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(10)
-        release.set()
-        time.sleep(0.3)  # the abandoned invocation ends; the queued one gets the lock
 
-    # Then both clients got a 500 api-error, the late result was not sent anywhere,
-    # and the invocation queued behind the hung one never ran
-    assert sorted(a[0] for a in answers) == [500, 500]
-    for answer in answers:
-        assert_api_error(answer, 500, "INTERNAL_ERROR")
-    assert len(calls) == 1
-    assert any("discarded" in record.getMessage() for record in caplog.records)
+    # Then every one ran to its end in time: queueing is not the function's time
+    assert [answer[0] for answer in answers] == [200] * 4
+    assert all(0 < int(answer[2]) <= 300 for answer in answers)
+
+
+def test_one_at_a_time_restarts_the_deadline_when_the_sandbox_is_free() -> None:
+    context = new_context("f", memory_mb=128, timeout_s=0.5, region="us-east-1")
+    time.sleep(0.3)
+    remaining: list[int] = []
+    one_at_a_time(lambda event, ctx: remaining.append(ctx.get_remaining_time_in_millis()))({}, context)
+    assert remaining[0] > 400
 
 
 @pytest.mark.parametrize(
@@ -292,3 +328,26 @@ def test_after_the_function_timeout_the_result_is_discarded_and_queued_calls_nev
 )
 def test_an_unparseable_request_line_is_a_400_api_error(gateway: LocalGateway, request_line: bytes) -> None:
     assert_api_error(exchange(gateway, request_line), 400, "MALFORMED_REQUEST")
+
+
+def test_the_sandbox_is_taken_in_arrival_order() -> None:
+    # Given the sandbox held, and ten invocations queued one after the other
+    sandbox = _FifoLock()
+    order: list[int] = []
+    sandbox.__enter__()
+
+    def invoke(index: int) -> None:
+        with sandbox:
+            order.append(index)
+
+    threads = []
+    for index in range(10):
+        threads.append(threading.Thread(target=invoke, args=(index,)))
+        threads[-1].start()
+        time.sleep(0.02)
+    # When it is released
+    sandbox.__exit__(None, None, None)
+    for thread in threads:
+        thread.join(5)
+    # Then they ran first come, first served
+    assert order == list(range(10))

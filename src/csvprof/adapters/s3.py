@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -215,7 +216,7 @@ class S3ArtifactStore:
                 return None
             raise
         name = head.get("Metadata", {}).get(NAME_METADATA)
-        return SourceInfo(size=head["ContentLength"], name=unquote(name) if name else None)
+        return SourceInfo(size=head["ContentLength"], name=_name_from_metadata(name) if name else None)
 
     @contextmanager
     def open_source(self, dataset_id: DatasetId) -> Iterator[BinaryIO]:
@@ -240,6 +241,24 @@ class S3ArtifactStore:
         return None if answer is None else answer["Body"].read()
 
 
+# RFC 2047 encoded-word, the form S3 itself uses for non-ASCII metadata values.
+_B64_WORD_PREFIX, _B64_WORD_SUFFIX = "=?UTF-8?B?", "?="
+
+
 def _name_metadata(name: str | None) -> dict[str, str]:
-    # S3 user metadata must be ASCII: percent-encode the client's file name.
-    return {NAME_METADATA: quote(name, safe="")} if name else {}
+    """S3 user metadata must be ASCII and is capped at 2 KB (keys and values, in bytes): an
+    ASCII name is percent-encoded (at most 3 x 255 bytes), any other base64-encoded (255
+    characters of up to 4 UTF-8 bytes: at most 1,372 bytes; percent-encoded it would be 3,060)."""
+    if not name:
+        return {}
+    if name.isascii():
+        return {NAME_METADATA: quote(name, safe="")}
+    encoded = base64.b64encode(name.encode()).decode("ascii")
+    return {NAME_METADATA: f"{_B64_WORD_PREFIX}{encoded}{_B64_WORD_SUFFIX}"}
+
+
+def _name_from_metadata(value: str) -> str:
+    # Unambiguous: percent-encoding escapes "=" and "?", so it never starts with the prefix.
+    if value.startswith(_B64_WORD_PREFIX) and value.endswith(_B64_WORD_SUFFIX):
+        return base64.b64decode(value[len(_B64_WORD_PREFIX) : -len(_B64_WORD_SUFFIX)]).decode()
+    return unquote(value)

@@ -39,6 +39,9 @@ _GATEWAY_CODES = {
     404: "ROUTE_NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    # The integration timeout: answered 504, and by HTTP APIs also as 503 Service Unavailable.
+    503: "GATEWAY_TIMEOUT",
+    504: "GATEWAY_TIMEOUT",
 }
 # Blocks of a presigned PUT: small enough for a lively progress, large enough to be cheap.
 _UPLOAD_BLOCK = 1 << 20

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from csvprof.contracts import keys
@@ -40,6 +40,8 @@ from csvprof.limits import MAX_DIRECT_UPLOAD_BYTES, MAX_SOURCE_BYTES
 
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 MAX_NAME_LENGTH = 255
+# C0, DEL and C1: the spec's name pattern excludes the same range.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 PRESIGNED_UPLOAD_EXPIRES_S = 900
@@ -212,12 +214,23 @@ def check_media_type(content_type: str | None) -> str:
 
 
 def check_name(name: str | None) -> str | None:
+    """The client's file name: at most 255 characters (code points, as the spec's maxLength
+    counts), none of them a control character; empty means no name. The S3 metadata encoding
+    keeps any such name within S3's 2 KB metadata cap (adapters/s3.py)."""
     if name is None or name == "":
         return None
-    # Bytes, not characters: the name travels percent-encoded in S3 user metadata (2 KB cap).
-    if len(name.encode()) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
-        raise InvalidQueryParameter(f"name must be printable and at most {MAX_NAME_LENGTH} bytes of UTF-8")
+    if len(name) > MAX_NAME_LENGTH or _CONTROL.search(name):
+        raise InvalidQueryParameter(
+            f"name must be at most {MAX_NAME_LENGTH} characters, without control characters"
+        )
     return name
+
+
+def check_query_names(query: Mapping[str, str], allowed: Collection[str]) -> None:
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise InvalidQueryParameter(f"unknown query parameter {unknown[0]!r}; this route accepts: {accepted}")
 
 
 def parse_limit(raw: str | None) -> int:
@@ -230,8 +243,9 @@ def parse_limit(raw: str | None) -> int:
 
 
 def parse_token(raw: str | None) -> DatasetId | None:
-    """A page token: the last dataset id of the previous page, checked like any id."""
-    if not raw:
+    """A page token: the last dataset id of the previous page, checked like any id (an empty
+    one too: the spec's pattern refuses it, and no page ever issues one)."""
+    if raw is None:
         return None
     try:
         return keys.parse_dataset_id(raw)

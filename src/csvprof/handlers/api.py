@@ -21,7 +21,7 @@ from csvprof.config import Settings
 from csvprof.contracts import api as bodies
 from csvprof.contracts.keys import DatasetId, parse_dataset_id
 from csvprof.contracts.meta import Meta
-from csvprof.domain.datasets import DatasetService
+from csvprof.domain.datasets import DatasetService, check_query_names
 from csvprof.errors import CsvProfError, InternalError, RouteNotFound
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import ApiMetric, Observability, for_component
@@ -36,6 +36,13 @@ ROUTES = {
     "POST /uploads/{dataset_id}/complete": "complete_upload",
     "GET /datasets/{dataset_id}": "get_dataset",
     "GET /datasets/{dataset_id}/profile": "get_profile",
+}
+# The query parameters each route declares in contracts/openapi.yaml; any other is 400, so a
+# misspelt `?nmae=` is refused rather than silently ignored.
+QUERY_PARAMETERS: dict[str, frozenset[str]] = {
+    "POST /datasets": frozenset({"name"}),
+    "GET /datasets": frozenset({"limit", "next_token"}),
+    "POST /uploads": frozenset({"name"}),
 }
 
 
@@ -98,6 +105,17 @@ class HttpRoutes:
         body = self.svc.get_profile(self._id(dataset_id)).decode()
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
+    def checked(self, route_key: str) -> Callable[..., Response[str]]:
+        """The route's method, called once its query names only what the route declares."""
+        method: Callable[..., Response[str]] = getattr(self, ROUTES[route_key])
+        allowed = QUERY_PARAMETERS.get(route_key, frozenset())
+
+        def run(**path: str) -> Response[str]:
+            check_query_names(self.app.current_event.query_string_parameters or {}, allowed)
+            return method(**path)
+
+        return run
+
     def _id(self, raw: str) -> DatasetId:
         """The path's dataset id, checked here once; every log line of the request carries it."""
         dataset_id = parse_dataset_id(raw)
@@ -140,9 +158,9 @@ def make_handler(
     obs = for_component("api")
     app = APIGatewayHttpResolver()
     routes = HttpRoutes(app, service or build_service(settings, session), obs)
-    for key, method in ROUTES.items():
+    for key in ROUTES:
         verb, path = key.split(" ", 1)
-        app.route(path.replace("{", "<").replace("}", ">"), verb)(getattr(routes, method))
+        app.route(path.replace("{", "<").replace("}", ">"), verb)(routes.checked(key))
     app.exception_handler(Exception)(routes.error)
     app.not_found(routes.not_found)
 

@@ -48,6 +48,16 @@ class LambdaContext:
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.function_name}"
 
+    def start(self) -> None:
+        """The invocation got its sandbox and runs now: Lambda's timeout counts from here, not
+        from when the request arrived (time queued for a sandbox is not the function's)."""
+        self._deadline = time.monotonic() + self.timeout_s
+
+    @property
+    def deadline(self) -> float:
+        """When the function times out, on the time.monotonic() clock."""
+        return self._deadline
+
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 

@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from csvprof.errors import (
     AccessDenied,
     CsvProfError,
+    GatewayTimeout,
     InternalError,
     MalformedRequest,
     MethodNotAllowed,
@@ -54,6 +56,11 @@ Handler = Callable[[dict[str, Any], Any], Any]
 API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * MiB
 # Lambda quota for a synchronous invocation, request and response alike.
 LAMBDA_MAX_INVOKE_PAYLOAD_BYTES = 6 * MiB
+# API Gateway quota: "Maximum integration timeout" of an HTTP API, 30 s, for the whole
+# integration call from when the request arrives (docs.aws.amazon.com/apigateway/latest/
+# developerguide/http-api-quotas.html). The function's own timeout (10 s) counts only from
+# when its invocation starts running in a sandbox.
+API_GATEWAY_INTEGRATION_TIMEOUT_S = 30.0
 
 # The methods an HTTP API route can have (ANY is all of them); others (TRACE, CONNECT,
 # QUERY, ...) are answered 405 without invoking the function.
@@ -74,6 +81,33 @@ _MAX_CHUNK_LINE = 4096
 _MAX_TRAILERS = 100
 _READ_SIZE = 256 * 1024
 _CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\r\n]*)?\r?\n")
+
+
+class _FifoLock:
+    """A lock handed to its waiters in arrival order. threading.Lock is not fair: under a burst
+    some invocations would wait far longer than the queue is long, and pass the integration
+    timeout while later arrivals run."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # release() hands the lock over directly: _held stays True
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +275,12 @@ def internal_error() -> HttpResponse:
     return error_response(InternalError("Internal Server Error"))
 
 
+def gateway_timeout(seconds: float) -> HttpResponse:
+    return error_response(
+        GatewayTimeout(f"the function did not answer within the {seconds:g} s integration timeout")
+    )
+
+
 # --- the server --------------------------------------------------------------------------
 
 
@@ -303,12 +343,19 @@ class LocalGateway(Service):
     is answered 403 `ACCESS_DENIED` and never reaches the function. Without, routes have
     authorization NONE (the setting a route gets when none is given).
 
-    Function timeout: the handler runs on a thread of its own; when `timeout_s` passes, the
-    client gets 500 `INTERNAL_ERROR` and the invocation's eventual result or exception is
-    discarded (logged, never sent). Python cannot kill a thread, so the abandoned handler
-    runs to its end and its side effects (an S3 write, a queued message) still happen,
-    where Lambda would have stopped the sandbox; an invocation still waiting for its
-    sandbox when its deadline passes never starts (see `runtime.one_at_a_time`).
+    One sandbox: the function runs one invocation at a time (one handler instance, whose
+    Powertools resolver keeps per-invocation state), each on a thread of its own; requests
+    that arrive meanwhile wait for it, first come first served. Two clocks, as on AWS:
+
+    * the function timeout (`timeout_s`) starts when the invocation gets the sandbox; when
+      it passes, the client gets 500 `INTERNAL_ERROR` (a Lambda function error);
+    * the integration timeout (`integration_timeout_s`, 30 s) starts when the request
+      arrives and covers the wait for the sandbox too; when it passes, the client gets 504
+      `GATEWAY_TIMEOUT`, and an invocation that had not started never runs.
+
+    Either way a late result or exception is discarded (logged, never sent). Python cannot
+    kill a thread, so an abandoned handler runs to its end and its side effects (an S3
+    write, a queued message) still happen, where Lambda would have stopped the sandbox.
     """
 
     def __init__(
@@ -324,8 +371,11 @@ class LocalGateway(Service):
         routes: Sequence[str] | None = None,
         credentials: Mapping[str, str] | None = None,
         read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+        integration_timeout_s: float = API_GATEWAY_INTEGRATION_TIMEOUT_S,
     ) -> None:
         self.handler = handler
+        self.integration_timeout_s = integration_timeout_s
+        self._sandbox = _FifoLock()  # one sandbox, taken in arrival order
         # With routes, requests that match none get the gateway's own 404 (or 405 when the
         # path has other methods), as a deployed API with explicit routes
         # (infra/cloudformation/api.yaml) answers; without, a `$default` catch-all sends
@@ -406,35 +456,59 @@ class LocalGateway(Service):
                 f"request exceeds the {LAMBDA_MAX_INVOKE_PAYLOAD_BYTES} byte Lambda invoke payload "
                 "once base64-encoded; use POST /uploads"
             )
+        arrived = time.monotonic()
         context = new_context(
             self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s, region=self.region
         )
         future: Future[Any] = Future()
+        started = threading.Event()
 
         def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return  # timed out before this thread started: never invoked
-            try:
-                # A fresh copy, as the function would deserialize it from the invoke payload.
-                future.set_result(self.handler(json.loads(encoded), context))
-            except BaseException as exc:  # noqa: BLE001 - not swallowed: re-raised by future.result()
-                future.set_exception(exc)
+            with self._sandbox:
+                if not future.set_running_or_notify_cancel():
+                    return  # the integration timed out while this waited for the sandbox
+                context.start()
+                started.set()
+                try:
+                    # A fresh copy, as the function would deserialize it from the invoke payload.
+                    future.set_result(self.handler(json.loads(encoded), context))
+                except BaseException as exc:  # noqa: BLE001 - not swallowed: re-raised by future.result()
+                    future.set_exception(exc)
 
         threading.Thread(target=run, name=f"{self.function_name}-invoke", daemon=True).start()
-        try:
-            result = future.result(timeout=self.timeout_s)
-        except TimeoutError:
-            # The function timed out (10 s) well inside the integration timeout (30 s): Lambda
-            # reports a function error, which an HTTP API answers as a 500.
+        integration_deadline = arrived + self.integration_timeout_s
+        if not started.wait(timeout=max(0.0, integration_deadline - time.monotonic())) and future.cancel():
             log.error(
-                "%s timed out after %s s (request %s); its result will be discarded",
+                "%s: no sandbox within the %s s integration timeout (request %s); never invoked",
                 self.function_name,
-                self.timeout_s,
+                self.integration_timeout_s,
                 context.aws_request_id,
             )
-            if not future.cancel():
-                future.add_done_callback(_discard_late(self.function_name, context.aws_request_id))
-            return internal_error()
+            return gateway_timeout(self.integration_timeout_s)
+        started.wait()  # cancel() failed: it started just now
+        function_deadline = context.deadline
+        try:
+            result = future.result(
+                timeout=max(0.0, min(function_deadline, integration_deadline) - time.monotonic())
+            )
+        except TimeoutError:
+            future.add_done_callback(_discard_late(self.function_name, context.aws_request_id))
+            if time.monotonic() >= function_deadline:
+                # Lambda stops the function and reports a function error: HTTP APIs answer 500.
+                log.error(
+                    "%s timed out after %s s (request %s); its result will be discarded",
+                    self.function_name,
+                    self.timeout_s,
+                    context.aws_request_id,
+                )
+                return internal_error()
+            log.error(
+                "%s: no answer within the %s s integration timeout (request %s); result discarded",
+                self.function_name,
+                self.integration_timeout_s,
+                context.aws_request_id,
+            )
+            return gateway_timeout(self.integration_timeout_s)
         except Exception:
             # An unhandled function error: Lambda logs it, API Gateway hides it behind a 500.
             log.exception("%s raised (request %s)", self.function_name, context.aws_request_id)
@@ -452,7 +526,7 @@ def _discard_late(function_name: str, request_id: str) -> Callable[[Future[Any]]
     def discard(future: Future[Any]) -> None:
         outcome = "raised" if future.exception() is not None else "returned"
         log.warning(
-            "%s %s after its timeout (request %s): discarded, the client already got 500",
+            "%s %s after its timeout (request %s): discarded, the client already had its answer",
             function_name,
             outcome,
             request_id,

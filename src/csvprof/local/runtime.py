@@ -148,26 +148,20 @@ class LocalRuntime(Service):
             exit_stack.close()
 
 
-class InvocationExpiredError(Exception):
-    """The invocation's deadline passed while it waited for the sandbox: it never ran."""
-
-
 def one_at_a_time(handler: Handler) -> Handler:
     """The handler behind a lock: invocations run in turn, as in one Lambda sandbox.
 
-    An invocation whose context says no time is left once it gets the lock is not run:
-    its caller (the gateway) already answered 500, and work nobody waits for would only
-    delay the invocations queued behind it.
+    The context's deadline restarts once the invocation has the lock: Lambda's function
+    timeout counts from when an invocation starts running, not from when it was queued.
+    (The gateway also bounds the whole request by API Gateway's integration timeout.)
     """
     lock = threading.Lock()
 
     def invoke(event: dict[str, Any], context: Any) -> Any:
         with lock:
-            remaining = getattr(context, "get_remaining_time_in_millis", None)
-            if remaining is not None and remaining() <= 0:
-                raise InvocationExpiredError(
-                    f"{getattr(context, 'aws_request_id', '?')} expired in the queue"
-                )
+            start = getattr(context, "start", None)
+            if callable(start):
+                start()
             return handler(event, context)
 
     return invoke
