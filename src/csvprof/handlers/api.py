@@ -35,6 +35,7 @@ ROUTES = {
     "POST /uploads/{dataset_id}/complete": "complete_upload",
     "GET /datasets/{dataset_id}": "get_dataset",
     "GET /datasets/{dataset_id}/profile": "get_profile",
+    "GET /datasets/{dataset_id}/report": "get_report",
 }
 
 
@@ -96,6 +97,9 @@ class HttpRoutes:
     def get_profile(self, dataset_id: str) -> Response[str]:
         body = self.svc.get_profile(self._id(dataset_id)).decode()
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+    def get_report(self, dataset_id: str) -> Response[str]:
+        return _json(200, bodies.report_link(self.svc.report_link(self._id(dataset_id))))
 
     def _id(self, raw: str) -> DatasetId:
         """The path's dataset id, checked here once; every log line of the request carries it."""
