@@ -33,17 +33,22 @@ _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 @dataclass(frozen=True, slots=True)
 class Limits:
     """How much of the file's text a page shows: characters of a value or a name before it is
-    cut ("…"), of a top value's label, and how many top values a card draws."""
+    cut ("…"), of a top value's label, how many top values a card draws, and whether the page
+    has its column index and each card its quantile table."""
 
     shown_chars: int = 40
     label_chars: int = 24
     top_values: int = 10
     message_chars: int = 200
+    column_index: bool = True
+    quantile_table: bool = True
 
 
 NORMAL: Final = Limits()
 # Enough to tell values apart; used only when a page with the normal limits is over the bound.
-COMPACT: Final = Limits(shown_chars=16, label_chars=12, top_values=5, message_chars=80)
+COMPACT: Final = Limits(
+    shown_chars=12, label_chars=10, top_values=3, message_chars=80, column_index=False, quantile_table=False
+)
 
 _CSS: Final = """
 :root{--fg:#1d2330;--mut:#5b6478;--line:#dde1ea;--bg:#f6f7fa;--card:#fff;--acc:#3461c1;--warn:#b4530b}
@@ -115,7 +120,7 @@ class _Page:
             "<main>",
             self.overview(profile),
             self.warnings(profile.warnings, index),
-            self.column_index(profile.columns),
+            self.column_index(profile.columns) if self.lim.column_index else "",
             '<section id="columns"><h2>Columns</h2><div class="cards">',
             *(self.card(c, warned.get(c.name, ())) for c in profile.columns),
             "</div></section></main></body></html>\n",
@@ -240,7 +245,7 @@ class _Page:
 
     def quantiles(self, c: ColumnProfile) -> str:
         q = c.quantiles
-        if q is None:
+        if q is None or not self.lim.quantile_table:
             return ""
         names = ("p01", "p05", "p25", "p50", "p75", "p95", "p99")
         values = (q.p01, q.p05, q.p25, q.p50, q.p75, q.p95, q.p99)
