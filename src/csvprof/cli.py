@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import signal
 import sys
@@ -27,6 +28,7 @@ from urllib.parse import quote
 from botocore.credentials import Credentials
 
 from csvprof.client import CsvProfApiError, CsvProfClient
+from csvprof.contracts.keys import DATASET_ID_PATTERN
 from csvprof.progress import Progress
 
 if TYPE_CHECKING:
@@ -153,6 +155,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _diff_parser(sub)
     _client_parsers(sub)
+    report = sub.add_parser("report", help="render a local profile.json as one self-contained HTML page")
+    report.add_argument("file", type=Path, help="the profile.json (from `csvprof profile` or the API)")
+    report.add_argument("-o", "--out", type=Path, default=Path("report.html"), help="where to write the page")
+    report.set_defaults(func=report_file)
     return parser
 
 
@@ -309,6 +315,39 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     rows = write_csv(args.out, args.size, seed=args.seed)
     print(f"wrote {args.out}: {rows:,} rows, {args.out.stat().st_size:,} bytes")
     return EXIT_OK
+
+
+def report_file(args: argparse.Namespace) -> int:
+    """`csvprof report FILE.json -o report.html`: a local profile as the report the worker stores."""
+    from csvprof.contracts.profile import Profile
+    from csvprof.report import render
+
+    source: Path = args.file
+    if not source.is_file():
+        if _looks_like_dataset_id(str(source)):
+            return _error(
+                f"{source} is a dataset id, not a file; fetch its report with `csvprof get-report ID`"
+            )
+        return _error(f"{source}: no such file")
+    if not _writable(args.out):
+        return EXIT_USAGE
+    try:
+        profile = Profile.from_dict(json.loads(source.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        return _error(f"{source}: not a profile.json ({type(exc).__name__}: {exc})")
+    started = time.monotonic()
+    page = render(profile)
+    args.out.write_text(page, encoding="utf-8")
+    took_ms = (time.monotonic() - started) * 1000
+    print(
+        f"report written to {args.out}: {len(profile.columns):,} columns, "
+        f"{len(page.encode()):,} bytes in {took_ms:.0f} ms"
+    )
+    return EXIT_OK
+
+
+def _looks_like_dataset_id(value: str) -> bool:
+    return re.fullmatch(DATASET_ID_PATTERN, value) is not None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

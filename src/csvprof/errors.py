@@ -74,6 +74,11 @@ class DatasetNotFound(ApiError):
     http_status = 404
 
 
+class ReportNotFound(ApiError):
+    code = "REPORT_NOT_FOUND"
+    http_status = 404
+
+
 class RouteNotFound(ApiError):
     code = "ROUTE_NOT_FOUND"
     http_status = 404

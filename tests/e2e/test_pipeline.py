@@ -78,3 +78,23 @@ def test_listing_pages_through_every_dataset(http: HttpApi, orders_csv: bytes) -
             break
     assert created <= found
     assert pages >= 2
+
+
+def test_a_ready_dataset_links_to_its_report_page(http: HttpApi, orders_csv: bytes) -> None:
+    import urllib.request
+
+    dataset_id = http.upload(orders_csv, name="orders.csv").json()["dataset_id"]
+    assert http.wait_terminal(dataset_id)["status"] == "READY"
+
+    answer = http.call("GET", f"/datasets/{dataset_id}/report")
+    assert answer.status == 200
+    link = answer.json()
+    assert_valid("api-report-link", link)
+
+    # The presigned GET serves the stored page as HTML, without any signature of our own.
+    with urllib.request.urlopen(link["url"], timeout=10) as page:  # noqa: S310 - the API's own link
+        assert page.headers["Content-Type"].startswith("text/html")
+        html = page.read().decode()
+    header = next(csv.reader(io.StringIO(orders_csv.decode())))
+    assert html.count("<article class=card") == len(header)
+    assert "<script" not in html

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
-from csvprof.contracts.api import PresignedUpload
+from csvprof.contracts.api import PresignedDownload, PresignedUpload
 from csvprof.contracts.events import PlatformEvent
 from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
@@ -78,6 +78,7 @@ class InMemoryMetas:
 class InMemoryArtifacts:
     sources: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
+    reports: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
     def put_source(self, dataset_id: DatasetId, body: bytes, name: str | None) -> None:
@@ -115,6 +116,20 @@ class InMemoryArtifacts:
     def get_profile(self, dataset_id: DatasetId) -> bytes | None:
         found = self.profiles.get(dataset_id)
         return json.dumps(found.to_dict()).encode() if found is not None else None
+
+    def put_report(self, dataset_id: DatasetId, page: str) -> int:
+        self.calls.append(f"put_report {dataset_id}")
+        self.reports[dataset_id] = page
+        return len(page.encode())
+
+    def presign_report(self, dataset_id: DatasetId, expires_s: int) -> PresignedDownload | None:
+        self.calls.append(f"presign_report {dataset_id}")
+        if dataset_id not in self.reports:
+            return None
+        return PresignedDownload(
+            f"https://example.invalid/{dataset_id}/report.html",
+            datetime.now(UTC) + timedelta(seconds=expires_s),
+        )
 
 
 @dataclass

@@ -43,6 +43,7 @@ ROUTE_EVENTS = {
     "POST /uploads/{dataset_id}/complete": "apigw_v2_complete_upload",
     "GET /datasets/{dataset_id}": "apigw_v2_get_dataset",
     "GET /datasets/{dataset_id}/profile": "apigw_v2_get_profile",
+    "GET /datasets/{dataset_id}/report": "apigw_v2_get_report",
 }
 
 
@@ -239,6 +240,35 @@ def test_the_profile_of_an_unfinished_dataset_is_409(api: Api, status: Status) -
     answered, body = api.call("apigw_v2_get_profile")
     assert_error(answered, body, 409, "PROFILE_NOT_READY")
     assert status.value in body["message"]
+
+
+def test_the_report_of_a_ready_dataset_is_a_short_lived_link(api: Api) -> None:
+    api.given_meta(uploaded().start(NOW).ready(NOW))
+    api.artifacts.put_report(ID, "<!doctype html><title>r</title>")
+
+    status, body = api.call("apigw_v2_get_report")
+
+    assert status == 200
+    assert_valid("api-report-link", body)
+    assert body["url"].endswith(f"{ID}/report.html")
+    assert f"presign_report {ID}" in api.artifacts.calls
+
+
+def test_a_ready_dataset_without_a_report_is_404_report_not_found(api: Api) -> None:
+    api.given_meta(uploaded().start(NOW).ready(NOW))
+    status, body = api.call("apigw_v2_get_report")
+    assert_error(status, body, 404, "REPORT_NOT_FOUND")
+    assert f"/datasets/{ID}/profile" in body["message"]
+
+
+@pytest.mark.parametrize("status", [Status.UPLOADED, Status.PROCESSING])
+def test_the_report_of_an_unfinished_dataset_is_409(api: Api, status: Status) -> None:
+    meta = uploaded()
+    api.given_meta(meta.start(NOW) if status is Status.PROCESSING else meta)
+    api.artifacts.put_report(ID, "<!doctype html>")  # even a stray page is not linked before READY
+    answered, body = api.call("apigw_v2_get_report")
+    assert_error(answered, body, 409, "PROFILE_NOT_READY")
+    assert "presign_report" not in " ".join(api.artifacts.calls)
 
 
 # --- client mistakes never reach storage; bugs are 500 -------------------------------------------

@@ -17,9 +17,10 @@ def test_keys_follow_the_layout() -> None:
     assert keys.raw_key(ID) == f"raw/{ID}/source.csv"
     assert keys.meta_key(ID) == f"meta/{ID}.json"
     assert keys.profile_key(ID) == f"profiles/{ID}/profile.json"
+    assert keys.report_key(ID) == f"profiles/{ID}/report.html"
 
 
-@pytest.mark.parametrize("builder", [keys.raw_key, keys.meta_key, keys.profile_key])
+@pytest.mark.parametrize("builder", [keys.raw_key, keys.meta_key, keys.profile_key, keys.report_key])
 def test_built_keys_match_the_s3_keys_contract(builder) -> None:  # type: ignore[no-untyped-def]
     assert errors("s3-keys", builder(keys.new_dataset_id())) == []
 

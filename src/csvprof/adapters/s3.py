@@ -1,4 +1,5 @@
-"""S3 adapters: meta.json with conditional writes, the raw source, profile.json, idempotency records."""
+"""S3 adapters: meta.json with conditional writes, the raw source, profile.json and report.html,
+idempotency records."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import quote, unquote
 from botocore.exceptions import ClientError
 
 from csvprof.contracts import keys
-from csvprof.contracts.api import PresignedUpload
+from csvprof.contracts.api import PresignedDownload, PresignedUpload
 from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Meta
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 JSON = "application/json"
+HTML = "text/html; charset=utf-8"
 NAME_METADATA = "dataset-name"
 # Read the source in 1 MiB pieces: large enough for S3 throughput, small enough to bound memory.
 READ_BUFFER = 1024 * 1024
@@ -239,6 +241,26 @@ class S3ArtifactStore:
     def get_profile(self, dataset_id: DatasetId) -> bytes | None:
         answer = _get_or_none(self._s3, self._bucket, keys.profile_key(dataset_id))
         return None if answer is None else answer["Body"].read()
+
+    def put_report(self, dataset_id: DatasetId, page: str) -> int:
+        body = page.encode()
+        self._s3.put_object(Bucket=self._bucket, Key=keys.report_key(dataset_id), Body=body, ContentType=HTML)
+        return len(body)
+
+    def presign_report(self, dataset_id: DatasetId, expires_s: int) -> PresignedDownload | None:
+        key = keys.report_key(dataset_id)
+        try:  # HeadObject is authorized as s3:GetObject, which the link needs anyway
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        url = self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": key, "ResponseContentType": HTML},
+            ExpiresIn=expires_s,
+        )
+        return PresignedDownload(url, datetime.now(UTC) + timedelta(seconds=expires_s))
 
 
 # RFC 2047 encoded-word, the form S3 itself uses for non-ASCII metadata values.

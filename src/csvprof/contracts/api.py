@@ -23,6 +23,12 @@ class PresignedUpload:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PresignedDownload:
+    url: str
+    expires_at: datetime
+
+
 def dataset_path(dataset_id: DatasetId) -> str:
     return f"/datasets/{dataset_id}"
 
@@ -51,3 +57,8 @@ def upload_started(dataset_id: DatasetId, upload: PresignedUpload) -> dict[str, 
 def dataset_list(metas: Sequence[Meta], next_token: str | None) -> dict[str, Any]:
     """200, `api-dataset-list`: one page of metas in key order."""
     return {"items": [m.to_dict() for m in metas], "next_token": next_token}
+
+
+def report_link(download: PresignedDownload) -> dict[str, Any]:
+    """200, `api-report-link`: a short-lived presigned GET of the dataset's report.html."""
+    return {"url": download.url, "expires_at": format_ts(download.expires_at)}

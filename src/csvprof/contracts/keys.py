@@ -51,6 +51,11 @@ def profile_key(dataset_id: DatasetId) -> str:
     return f"{PROFILES_PREFIX}{dataset_id}/profile.json"
 
 
+def report_key(dataset_id: DatasetId) -> str:
+    """`profiles/{id}/report.html`: the profile as a page (csvprof.report), beside profile.json."""
+    return f"{PROFILES_PREFIX}{dataset_id}/report.html"
+
+
 def dataset_id_from_meta_key(key: str) -> DatasetId | None:
     """The dataset id of a `meta/{id}.json` key, or None for anything else under the prefix."""
     match = _META_KEY.fullmatch(key)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from csvprof.contracts import keys
-from csvprof.contracts.api import PresignedUpload, dataset_path
+from csvprof.contracts.api import PresignedDownload, PresignedUpload, dataset_path
 from csvprof.contracts.idempotency import (
     HEADER,
     IdempotencyKey,
@@ -32,6 +32,7 @@ from csvprof.errors import (
     PayloadTooLarge,
     PreconditionFailed,
     ProfileNotReady,
+    ReportNotFound,
     UnsupportedMediaType,
     UploadAlreadyCompleted,
     UploadNotFound,
@@ -45,6 +46,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 PRESIGNED_UPLOAD_EXPIRES_S = 900
+# How long a report link works: long enough to open it, short enough not to be shared for good.
+REPORT_LINK_EXPIRES_S = 300
 # The operations an Idempotency-Key is scoped to (the HTTP API's route keys).
 CREATE_DATASET = "POST /datasets"
 START_UPLOAD = "POST /uploads"
@@ -187,16 +190,29 @@ class DatasetService:
         return found.meta
 
     def get_profile(self, dataset_id: DatasetId) -> bytes:
-        meta = self.get_meta(dataset_id)
-        if meta.status is not Status.READY:
-            detail = f" ({meta.error.code})" if meta.error else ""
-            raise ProfileNotReady(
-                f"dataset {dataset_id} is {meta.status}{detail}; the profile exists once READY"
-            )
+        self._ready(dataset_id, "the profile")
         body = self.artifacts.get_profile(dataset_id)
         if body is None:  # READY promises a profile; a missing one is a bug, not a client mistake
             raise RuntimeError(f"dataset {dataset_id} is READY but its profile is missing")
         return body
+
+    def report_link(self, dataset_id: DatasetId) -> PresignedDownload:
+        """A short-lived presigned GET of report.html, once READY."""
+        self._ready(dataset_id, "the report")
+        link = self.artifacts.presign_report(dataset_id, REPORT_LINK_EXPIRES_S)
+        if link is None:
+            raise ReportNotFound(
+                f"dataset {dataset_id} has no report (profiled before reports, or its page could not "
+                f"be rendered); its profile is at {dataset_path(dataset_id)}/profile"
+            )
+        return link
+
+    def _ready(self, dataset_id: DatasetId, what: str) -> Meta:
+        meta = self.get_meta(dataset_id)
+        if meta.status is not Status.READY:
+            detail = f" ({meta.error.code})" if meta.error else ""
+            raise ProfileNotReady(f"dataset {dataset_id} is {meta.status}{detail}; {what} exists once READY")
+        return meta
 
     def list_datasets(self, limit: str | None, token: str | None) -> tuple[list[Meta], DatasetId | None]:
         return self.metas.list(parse_limit(limit), parse_token(token))

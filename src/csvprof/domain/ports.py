@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-from csvprof.contracts.api import PresignedUpload
+from csvprof.contracts.api import PresignedDownload, PresignedUpload
 from csvprof.contracts.events import PlatformEvent
 from csvprof.contracts.idempotency import IdempotencyRecord
 from csvprof.contracts.keys import DatasetId
@@ -84,6 +84,14 @@ class ArtifactStore(Protocol):
         ...
 
     def get_profile(self, dataset_id: DatasetId) -> bytes | None: ...
+
+    def put_report(self, dataset_id: DatasetId, page: str) -> int:
+        """Store report.html (the profile as a page) for the dataset; return its size in bytes."""
+        ...
+
+    def presign_report(self, dataset_id: DatasetId, expires_s: int) -> PresignedDownload | None:
+        """A presigned GET of the dataset's report.html, or None when there is none."""
+        ...
 
 
 class IdempotencyStore(Protocol):

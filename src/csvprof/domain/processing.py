@@ -102,6 +102,8 @@ class Worker:
     # The retry delays after an unexpected failure (see Delivery.retry_delay_s).
     retry_base_s: float = RETRY_BASE_DELAY_S
     retry_max_s: float = RETRY_MAX_DELAY_S
+    # The profile as a page (csvprof.report.render), stored beside it as report.html; None: no page.
+    render_report: Callable[[Profile], str] | None = None
 
     def deliver(self, delivery: Delivery, budget: Budget) -> Outcome:
         """Process one delivery; an unexpected failure raises DeliveryFailed for the queue to retry.
@@ -173,11 +175,25 @@ class Worker:
             return Outcome(meta, processed=True)
 
         self.artifacts.put_profile(profile)
+        self._put_report(dataset_id, profile)
         meta = update_meta(
             self.metas, dataset_id, lambda m: None if m.status.terminal else m.ready(self.now())
         )
         self.events.publish(completion_event(meta, profile))
         return Outcome(meta, processed=True, profile=profile)
+
+    def _put_report(self, dataset_id: DatasetId, profile: Profile) -> None:
+        """report.html after profile.json. The page is a view of the profile: a renderer that
+        fails (a bug, the same on every retry) leaves the dataset READY without one, logged;
+        a store that fails is an outage like any other, and the delivery is retried."""
+        if self.render_report is None:
+            return
+        try:
+            page = self.render_report(profile)
+        except Exception:
+            log.exception("the report of dataset %s could not be rendered; READY without one", dataset_id)
+            return
+        self.artifacts.put_report(dataset_id, page)
 
     def _stale(self, meta: Meta) -> bool:
         return self.now() - parse_ts(meta.updated_at) > self.stale_after

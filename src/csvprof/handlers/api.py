@@ -36,6 +36,7 @@ ROUTES = {
     "POST /uploads/{dataset_id}/complete": "complete_upload",
     "GET /datasets/{dataset_id}": "get_dataset",
     "GET /datasets/{dataset_id}/profile": "get_profile",
+    "GET /datasets/{dataset_id}/report": "get_report",
 }
 # The query parameters each route declares in contracts/openapi.yaml; any other is 400, so a
 # misspelt `?nmae=` is refused rather than silently ignored.
@@ -115,6 +116,9 @@ class HttpRoutes:
             return method(**path)
 
         return run
+
+    def get_report(self, dataset_id: str) -> Response[str]:
+        return _json(200, bodies.report_link(self.svc.report_link(self._id(dataset_id))))
 
     def _id(self, raw: str) -> DatasetId:
         """The path's dataset id, checked here once; every log line of the request carries it."""

@@ -23,6 +23,7 @@ from csvprof.domain.processing import Delivery, DeliveryFailed, Outcome, Worker
 from csvprof.handlers.types import LambdaHandler, instrumented, lazy_handler
 from csvprof.observability import Observability, WorkerMetric, for_component
 from csvprof.profiler import ArrowProfileEngine, rss_mb, tune_process
+from csvprof.report import render
 
 
 def build_worker(settings: Settings, session: boto3.Session | None = None) -> Worker:
@@ -35,6 +36,7 @@ def build_worker(settings: Settings, session: boto3.Session | None = None) -> Wo
         engine=ArrowProfileEngine(),
         now=lambda: datetime.now(UTC),
         retry_base_s=settings.retry_base_delay_s,
+        render_report=render,
     )
 
 
