@@ -25,6 +25,8 @@ class LambdaContext:
     region: str = "us-east-1"
     account_id: str = DEFAULT_ACCOUNT_ID
     function_version: str = "$LATEST"
+    # The alias the caller invoked (an event source mapping on `blue`): it ends the invoked ARN.
+    qualifier: str | None = None
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     identity: Any = None
     client_context: Any = None
@@ -39,7 +41,8 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+        return arn if self.qualifier is None else f"{arn}:{self.qualifier}"
 
     @property
     def log_group_name(self) -> str:
@@ -49,8 +52,21 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def new_context(function_name: str, *, memory_mb: int, timeout_s: float, region: str) -> LambdaContext:
+def new_context(
+    function_name: str,
+    *,
+    memory_mb: int,
+    timeout_s: float,
+    region: str,
+    version: str = "$LATEST",
+    qualifier: str | None = None,
+) -> LambdaContext:
     """A fresh context per invocation: new request id, deadline counting from now."""
     return LambdaContext(
-        function_name=function_name, memory_limit_in_mb=str(memory_mb), timeout_s=timeout_s, region=region
+        function_name=function_name,
+        memory_limit_in_mb=str(memory_mb),
+        timeout_s=timeout_s,
+        region=region,
+        function_version=version,
+        qualifier=qualifier,
     )
