@@ -200,7 +200,9 @@ def test_an_alarm_already_firing_refuses_to_start() -> None:
 
 def test_every_step_line_names_weight_alarms_and_depths() -> None:
     line = world().run().steps[-1].line()
-    assert "weight=100" in line and "worker-failures-green=OK" in line and "green 0+0" in line
+    assert "weight=100" in line
+    assert "worker-failures-green=OK" in line
+    assert "green 0+0" in line
 
 
 def test_colour_arithmetic() -> None:
@@ -210,5 +212,5 @@ def test_colour_arithmetic() -> None:
 
 @pytest.mark.parametrize("steps", [(), (50, 10), (0, 100), (10, 101)])
 def test_a_plan_needs_rising_steps(steps: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="steps must rise"):
         RolloutPlan("7", steps=steps)

@@ -18,6 +18,7 @@ from csvprof.adapters.lambda_aliases import LambdaAliases
 from csvprof.adapters.sqs import SqsQueueDepths
 from csvprof.contracts.meta import Route
 from csvprof.deploy.outputs import ComputeOutput, MessagingOutput, Stack, alarm_name
+from csvprof.deploy.stacks import DeployError
 from csvprof.deploy.target import DeployedStack
 from csvprof.deploy.weight import SsmWeight
 from csvprof.domain.ports import AliasPointer, QueueDepth
@@ -53,12 +54,17 @@ class RolloutTarget:
 
     @classmethod
     def of_stack(cls, deployed: DeployedStack) -> RolloutTarget:
-        deployed.load((Stack.MESSAGING, Stack.COMPUTE))
+        deployed.load((Stack.MESSAGING,))
+        try:
+            deployed.load((Stack.COMPUTE,))
+            function: str | None = deployed.outputs[Stack.COMPUTE][ComputeOutput.WORKER_FUNCTION_NAME.value]
+        except DeployError:
+            function = None  # no compute stack (LocalStack runs no Lambda here): no aliases to read
         return cls(
             parameter=deployed.output(Stack.MESSAGING, MessagingOutput.ROUTING_PARAMETER_NAME),
             queue_urls=deployed.work_queue_urls,
             alarms=colour_alarms(deployed.name),
-            function_name=deployed.outputs[Stack.COMPUTE][ComputeOutput.WORKER_FUNCTION_NAME.value],
+            function_name=function,
         )
 
 
