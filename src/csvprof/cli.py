@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from csvprof.adapters.sqs import SqsDeadLetterQueue
     from csvprof.contracts.meta import Route
+    from csvprof.deploy.rollout import Controls as RolloutControls
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -147,6 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--region", default=None, help="the AWS region (default: the SDK's)")
     redrive.set_defaults(func=_cmd_redrive)
 
+    _rollout_parser(sub)
+
     generate = sub.add_parser("generate", help="write a seeded, realistic mixed-type CSV for benchmarks")
     generate.add_argument("out", type=Path, help="where to write the CSV")
     generate.add_argument("--size", type=_size, default=50_000_000, help="target size, e.g. 50MB, 1GB")
@@ -160,6 +163,47 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--out", type=Path, default=Path("report.html"), help="where to write the page")
     report.set_defaults(func=report_file)
     return parser
+
+
+def _rollout_parser(sub: Any) -> None:
+    rollout = sub.add_parser(
+        "rollout", help="roll a worker version out to blue/green, or show where it stands"
+    )
+    commands = rollout.add_subparsers(dest="rollout_command", required=True, parser_class=_Parser)
+    worker = commands.add_parser(
+        "worker",
+        help="the new version onto the idle colour, its share 10 -> 50 -> 100 %% while its alarms stay quiet",
+    )
+    worker.add_argument("--version", required=True, help="the worker function version to roll out")
+    worker.add_argument(
+        "--steps", type=_steps, default=(10, 50, 100), help="shares in percent (default 10,50,100)"
+    )
+    worker.add_argument("--bake-seconds", type=float, default=300.0, help="watch each step this long")
+    worker.add_argument("--poll-seconds", type=float, default=10.0, help="read the alarms this often")
+    worker.add_argument(
+        "--drain-timeout", type=float, default=900.0, help="wait at most this long for a queue to drain"
+    )
+    status = commands.add_parser("status", help="the weight, each alias's version, each queue's depth")
+    for command in (worker, status):
+        where = command.add_mutually_exclusive_group(required=True)
+        where.add_argument("--stack", metavar="NAME", help="a deployment: everything from its stack outputs")
+        where.add_argument("--routing-parameter", help="the weight's SSM parameter (with the options below)")
+        command.add_argument("--blue-url", help="the blue work queue (with --routing-parameter)")
+        command.add_argument("--green-url", help="the green work queue (with --routing-parameter)")
+        command.add_argument("--function", help="the worker function, whose blue/green aliases are pointed")
+        command.add_argument(
+            "--alarm-prefix", metavar="NAME", help="the deployment name in the alarms' names"
+        )
+        command.add_argument("--endpoint-url", default=None, help="an emulator's endpoint (LocalStack)")
+        command.add_argument("--region", default=None, help="the AWS region (default: the SDK's)")
+        command.set_defaults(func=_cmd_rollout)
+
+
+def _steps(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected percentages like 10,50,100") from None
 
 
 def _size(value: str) -> int:
@@ -247,6 +291,50 @@ def _cmd_redrive(args: argparse.Namespace) -> int:
     else:
         print(f"DLQ: {report.waiting} message(s) waiting; moved {report.moved} to {report.to}")
     return EXIT_OK
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from csvprof.deploy.rollout import print_step
+    from csvprof.deploy.stacks import DeployError
+    from csvprof.domain.rollout import Outcome, RolloutPlan
+
+    try:
+        controls = _rollout_controls(args)
+        if args.rollout_command == "status":
+            print("\n".join(controls.status().lines()))
+            return EXIT_OK
+        plan = RolloutPlan(args.version, args.steps, args.bake_seconds, args.poll_seconds, args.drain_timeout)
+        report = controls.rollout(on_step=print_step).run(plan)
+    except (BotoCoreError, ClientError, DeployError, RolloutUsage, ValueError) as exc:
+        print(f"csvprof: rollout: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, (RolloutUsage, ValueError)) else EXIT_FAILED
+    print(f"rollout of version {plan.version} on {report.colour}: {report.outcome}")
+    return EXIT_OK if report.outcome is Outcome.PROMOTED else EXIT_FAILED
+
+
+def _rollout_controls(args: argparse.Namespace) -> RolloutControls:
+    """The controller's ports, from --stack or the resources named one by one."""
+    import boto3
+
+    from csvprof.deploy.rollout import Controls, RolloutTarget, colour_alarms
+    from csvprof.deploy.target import DeployedStack
+
+    session = boto3.Session(region_name=args.region)
+    if args.stack:
+        target = RolloutTarget.of_stack(DeployedStack(args.stack, session, args.endpoint_url))
+    elif args.blue_url and args.green_url:
+        alarms = colour_alarms(args.alarm_prefix) if args.alarm_prefix else {"blue": [], "green": []}
+        urls: dict[Route, str] = {"blue": args.blue_url, "green": args.green_url}
+        target = RolloutTarget(args.routing_parameter, urls, alarms, args.function)
+    else:
+        raise RolloutUsage("--routing-parameter needs --blue-url and --green-url")
+    return Controls(session, target, args.endpoint_url)
+
+
+class RolloutUsage(Exception):
+    """Options that name no weight or no queues."""
 
 
 class RedriveUsage(Exception):

@@ -17,6 +17,9 @@ from csvprof.limits import (
 VISIBILITY_VARIABLE = "CSVPROF_VISIBILITY_TIMEOUT_S"
 STALE_UPLOADED_VARIABLE = "CSVPROF_STALE_UPLOADED_AFTER_S"
 RETRY_BASE_VARIABLE = "CSVPROF_RETRY_BASE_DELAY_S"
+ROUTING_CACHE_VARIABLE = "CSVPROF_ROUTING_CACHE_S"
+# How long the API keeps the weight it read (csvprof.adapters.ssm.MAX_AGE_S, the deployed value).
+ROUTING_CACHE_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class Settings:
     stale_uploaded_after_s: float = RECONCILE_STALE_UPLOADED_S
     # The worker's first retry delay after an unexpected failure; tests shrink it.
     retry_base_delay_s: float = RETRY_BASE_DELAY_S
+    # How long the API caches the routing parameter; a test watching rollout steps shrinks it.
+    routing_cache_s: int = ROUTING_CACHE_S
 
     def __post_init__(self) -> None:
         if not 0 <= self.green_weight <= 100:
@@ -62,6 +67,7 @@ class Settings:
             visibility_timeout_s=float(env.get(VISIBILITY_VARIABLE, SQS_VISIBILITY_TIMEOUT_S)),
             stale_uploaded_after_s=float(env.get(STALE_UPLOADED_VARIABLE, RECONCILE_STALE_UPLOADED_S)),
             retry_base_delay_s=float(env.get(RETRY_BASE_VARIABLE, RETRY_BASE_DELAY_S)),
+            routing_cache_s=int(env.get(ROUTING_CACHE_VARIABLE, ROUTING_CACHE_S)),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -79,6 +85,8 @@ class Settings:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         if self.routing_parameter:
             env["CSVPROF_ROUTING_PARAMETER"] = self.routing_parameter
+        if self.routing_cache_s != ROUTING_CACHE_S:
+            env[ROUTING_CACHE_VARIABLE] = str(self.routing_cache_s)
         # Only the reconciler reads these; a deployed one gets the first from messaging.
         if self.visibility_timeout_s != SQS_VISIBILITY_TIMEOUT_S:
             env[VISIBILITY_VARIABLE] = str(self.visibility_timeout_s)

@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from csvprof.contracts.message import DatasetMessage
 from csvprof.contracts.meta import Route
-from csvprof.domain.ports import DeadLetter
+from csvprof.domain.ports import DeadLetter, QueueDepth
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -90,3 +90,21 @@ class SqsDeadLetterQueue:
 
     def delete(self, letter: DeadLetter) -> None:
         self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt)
+
+
+class SqsQueueDepths:
+    """Each work queue's approximate depth: visible and in flight (received, not yet deleted)."""
+
+    def __init__(self, sqs: SQSClient, queue_urls: dict[Route, str]) -> None:
+        self._sqs = sqs
+        self._urls = queue_urls
+
+    def depth(self, route: Route) -> QueueDepth:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._urls[route],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return QueueDepth(
+            visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        )

@@ -33,3 +33,18 @@ def set_weight(ssm: SSMClient, parameter: str, weight: int) -> int:
     previous = read_weight(ssm, parameter)
     ssm.put_parameter(Name=parameter, Value=str(weight), Type="String", Overwrite=True)
     return previous
+
+
+class SsmWeight:
+    """The rollout controller's weight store (`WeightStore`): this module's reader and writer,
+    uncached, so each step reads what it wrote."""
+
+    def __init__(self, ssm: SSMClient, parameter: str) -> None:
+        self._ssm = ssm
+        self._parameter = parameter
+
+    def get(self) -> int:
+        return read_weight(self._ssm, self._parameter)
+
+    def set(self, weight: int) -> None:
+        set_weight(self._ssm, self._parameter, weight)

@@ -164,3 +164,52 @@ class ProfileEngine(Protocol):
     ) -> Profile:
         """The profile of a CSV byte stream, or a ProfilingError naming why there is none."""
         ...
+
+
+# --- the worker rollout's ports (csvprof.domain.rollout) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """A work queue's messages: waiting (visible) and received but not yet deleted (in flight)."""
+
+    visible: int
+    in_flight: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight
+
+
+class WeightStore(Protocol):
+    """The live green weight (the SSM routing parameter): percent of new datasets sent green."""
+
+    def get(self) -> int: ...
+
+    def set(self, weight: int) -> None: ...
+
+
+class AlarmReader(Protocol):
+    def states(self, route: Route) -> dict[str, str]:
+        """The state (OK, ALARM, INSUFFICIENT_DATA) of each alarm that judges `route`, by name."""
+        ...
+
+
+class QueueDepths(Protocol):
+    def depth(self, route: Route) -> QueueDepth: ...
+
+
+class AliasPointer(Protocol):
+    """The worker's aliases, one per colour (Lambda UpdateAlias, or the local runtime's point)."""
+
+    def version(self, route: Route) -> str: ...
+
+    def point(self, route: Route, version: str) -> None: ...
+
+
+class Sleeper(Protocol):
+    """Monotonic seconds and a way to wait: the controller's only sense of time."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...

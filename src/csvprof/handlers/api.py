@@ -64,7 +64,9 @@ def build_service(settings: Settings, session: boto3.Session | None = None) -> D
 
 def _green_weight(settings: Settings, session: boto3.Session | None) -> Callable[[], int]:
     if settings.routing_parameter:
-        return SsmGreenWeight(ssm_client(settings, session), settings.routing_parameter)
+        return SsmGreenWeight(
+            ssm_client(settings, session), settings.routing_parameter, settings.routing_cache_s
+        )
     return lambda: settings.green_weight
 
 

@@ -62,8 +62,21 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def new_context(function_name: str, *, memory_mb: int, timeout_s: float, region: str) -> LambdaContext:
+def new_context(
+    function_name: str,
+    *,
+    memory_mb: int,
+    timeout_s: float,
+    region: str,
+    version: str = "$LATEST",
+    qualifier: str | None = None,
+) -> LambdaContext:
     """A fresh context per invocation: new request id, deadline counting from now."""
     return LambdaContext(
-        function_name=function_name, memory_limit_in_mb=str(memory_mb), timeout_s=timeout_s, region=region
+        function_name=function_name,
+        memory_limit_in_mb=str(memory_mb),
+        timeout_s=timeout_s,
+        region=region,
+        function_version=version,
+        qualifier=qualifier,
     )

@@ -142,10 +142,16 @@ class SqsPoller(Service):
         batch_size: int = SQS_BATCH_SIZE,
         wait_time_s: int = DEFAULT_WAIT_TIME_S,
         region: str = "us-east-1",
+        version: str = "$LATEST",
+        qualifier: str | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.handler = handler
+        # The version this mapping's alias points at, and the alias (None: unqualified).
+        self.version = version
+        self.qualifier = qualifier
+        self._pointer = threading.Lock()
         self.function_name = function_name
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -163,6 +169,12 @@ class SqsPoller(Service):
             attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
             self._queue_arn = attributes["Attributes"]["QueueArn"]
         return self._queue_arn
+
+    def point(self, handler: Handler, version: str) -> None:
+        """Repoint the alias, as UpdateAlias does: later invocations run `handler` as `version`;
+        one already running finishes on the old one."""
+        with self._pointer:
+            self.handler, self.version = handler, version
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -233,14 +245,21 @@ class SqsPoller(Service):
         return BatchOutcome(message_ids=ids, failed_ids=failed, error=error)
 
     def _invoke(self, event: dict[str, Any]) -> Any:
+        with self._pointer:
+            handler, version = self.handler, self.version
         context = new_context(
-            self.function_name, memory_mb=self.memory_mb, timeout_s=self.timeout_s, region=self.region
+            self.function_name,
+            memory_mb=self.memory_mb,
+            timeout_s=self.timeout_s,
+            region=self.region,
+            version=version,
+            qualifier=self.qualifier,
         )
         future: Future[Any] = Future()
 
         def run() -> None:
             try:
-                future.set_result(self.handler(event, context))
+                future.set_result(handler(event, context))
             except BaseException as exc:  # noqa: BLE001 - not swallowed: re-raised by future.result()
                 future.set_exception(exc)
 

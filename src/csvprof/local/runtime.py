@@ -53,6 +53,10 @@ class LocalRuntime(Service):
     with a key pair in `api_credentials` (by default the embedded stack's fake key pair,
     `LOCAL_API_CREDENTIALS`), or the gateway answers 403.
 
+    The worker runs one version per colour, as the `blue` and `green` aliases do:
+    `worker_handlers` (and `worker_versions`, reported as the context's `function_version`),
+    or one `worker_handler` serving both; `point()` repoints a colour at runtime.
+
     With `emf_forwarder`, the EMF metrics both handlers print are sent to CloudWatch as
     CloudWatch Logs would (see `csvprof.local.emf`); off by default.
 
@@ -65,8 +69,10 @@ class LocalRuntime(Service):
         self,
         stack: WorkQueues,
         api_handler: Handler,
-        worker_handler: Handler,
+        worker_handler: Handler | None = None,
         *,
+        worker_handlers: Mapping[Route, Handler] | None = None,
+        worker_versions: Mapping[Route, str] | None = None,
         port: int = 0,
         api_timeout_s: float = API_TIMEOUT_S,
         worker_timeout_s: float = WORKER_TIMEOUT_S,
@@ -76,23 +82,20 @@ class LocalRuntime(Service):
         reconcile_interval_s: float = LOCAL_RECONCILE_INTERVAL_S,
         api_credentials: Mapping[str, str] | None = None,
     ) -> None:
-        forwarder = emf_forwarder
-
+        self._emf_forwarder = emf_forwarder
         # One sandbox per function (per version behind an alias): Lambda never runs two
         # invocations in one execution environment, and handler state (Powertools' current
         # event, the batch processor) relies on that.
-        def sandbox(handler: Handler) -> Handler:
-            return one_at_a_time(forwarding(handler, forwarder) if forwarder is not None else handler)
-
         api_name = "csvprof-api"
         if isinstance(api_handler, LocalAlias):
-            api_handler.wrap(sandbox)
+            api_handler.wrap(self._sandbox)
             api_name = api_handler.function_name  # the context names the aliased function
         else:
-            api_handler = sandbox(api_handler)
-        worker_handler = sandbox(worker_handler)
-        if reconciler_handler is not None and forwarder is not None:
-            reconciler_handler = forwarding(reconciler_handler, forwarder)
+            api_handler = self._sandbox(api_handler)
+        self._worker_handlers = self._sandboxes(worker_handler, worker_handlers)
+        self._worker_versions: dict[Route, str] = dict(worker_versions or {})
+        if reconciler_handler is not None and emf_forwarder is not None:
+            reconciler_handler = forwarding(reconciler_handler, emf_forwarder)
         self.stack = stack
         self.api_credentials = dict(api_credentials or LOCAL_API_CREDENTIALS)
         self.gateway = LocalGateway(
@@ -105,7 +108,6 @@ class LocalRuntime(Service):
             credentials=self.api_credentials,
         )
         self.pollers: dict[Route, SqsPoller] = {}
-        self._worker_handler = worker_handler
         self._worker_timeout_s = worker_timeout_s
         self.schedule: ScheduledInvoker | None = None
         if reconciler_handler is not None:
@@ -127,10 +129,12 @@ class LocalRuntime(Service):
                 poller = SqsPoller(
                     self.stack.sqs(),
                     url,
-                    self._worker_handler,
-                    function_name=f"csvprof-worker-{route}",
+                    self._worker_handlers[route],
+                    function_name="csvprof-worker",
                     timeout_s=self._worker_timeout_s,
                     region=self.stack.region,
+                    version=self._worker_versions.get(route, "$LATEST"),
+                    qualifier=route,  # each queue's mapping invokes its colour's alias
                 )
                 self.pollers[route] = exit_stack.enter_context(poller)
             exit_stack.enter_context(self.gateway)
@@ -138,6 +142,35 @@ class LocalRuntime(Service):
                 exit_stack.enter_context(self.schedule)
             self._exit = exit_stack.pop_all()
         return self
+
+    def _sandbox(self, handler: Handler) -> Handler:
+        if self._emf_forwarder is not None:
+            handler = forwarding(handler, self._emf_forwarder)
+        return one_at_a_time(handler)
+
+    def _sandboxes(
+        self, shared: Handler | None, per_route: Mapping[Route, Handler] | None
+    ) -> dict[Route, Handler]:
+        """Each colour's worker: its own version, or one handler (one sandbox) serving both."""
+        if per_route is None:
+            if shared is None:
+                raise TypeError("LocalRuntime needs worker_handler or worker_handlers")
+            one = self._sandbox(shared)
+            return dict.fromkeys(ROUTES, one)
+        if shared is not None or set(per_route) != set(ROUTES):
+            raise TypeError(f"worker_handlers needs exactly {ROUTES}, and no worker_handler")
+        return {route: self._sandbox(handler) for route, handler in per_route.items()}
+
+    def point(self, route: Route, handler: Handler, version: str) -> None:
+        """UpdateAlias for the worker: `route`'s alias runs `handler` as `version` from its next
+        invocation (one in progress finishes on the old version)."""
+        self._worker_versions[route] = version
+        self._worker_handlers[route] = sandbox = self._sandbox(handler)
+        if route in self.pollers:
+            self.pollers[route].point(sandbox, version)
+
+    def worker_version(self, route: Route) -> str:
+        return self._worker_versions.get(route, "$LATEST")
 
     def stop(self) -> None:
         exit_stack, self._exit = self._exit, None

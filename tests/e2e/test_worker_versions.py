@@ -1,0 +1,90 @@
+"""Two worker versions side by side: each colour's poller invokes its alias's version, and
+`point()` repoints a colour at runtime as UpdateAlias does; the claims in meta say which ran."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from csvprof.handlers import api, worker
+from csvprof.local.runtime import LocalRuntime
+from csvprof.local.stack import EmbeddedStack
+from csvprof.profiler import ArrowProfileEngine
+from tests.support.http import HttpApi
+
+CSV = b"id,amount\n1,9.5\n2,3.25\n"
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Release:
+    """Builds worker versions that note the invoked ARN of every invocation."""
+
+    def __init__(self, stack: EmbeddedStack) -> None:
+        self.stack = stack
+        self.invoked: list[tuple[str, str]] = []  # (invoked ARN, function_version)
+
+    def version(self) -> Handler:
+        settings = self.stack.settings
+        use_case = replace(
+            worker.build_worker(settings, self.stack.session), engine=ArrowProfileEngine(workers=1)
+        )
+        handler = worker.make_handler(settings, self.stack.session, worker=use_case)
+
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            self.invoked.append((context.invoked_function_arn, context.function_version))
+            return handler(event, context)
+
+        return invoke
+
+
+@pytest.fixture
+def two_versions() -> Iterator[tuple[LocalRuntime, Release]]:
+    with EmbeddedStack(green_weight=50) as stack:
+        release = Release(stack)
+        with LocalRuntime(
+            stack,
+            api.make_handler(stack.settings, stack.session),
+            worker_handlers={"blue": release.version(), "green": release.version()},
+            worker_versions={"blue": "1", "green": "2"},
+        ) as running:
+            yield running, release
+
+
+def claims(http: HttpApi, count: int) -> set[tuple[str, str]]:
+    """(route, version) of the claims of `count` new datasets, each profiled READY."""
+    found = set()
+    for dataset_id in [http.upload(CSV).json()["dataset_id"] for _ in range(count)]:
+        meta = http.wait_terminal(dataset_id, timeout_s=30)
+        assert meta["status"] == "READY", meta.get("error")
+        found |= {(claim["route"], claim["version"]) for claim in meta["claims"]}
+    return found
+
+
+def test_each_colour_runs_its_own_version_and_point_repoints_one(
+    two_versions: tuple[LocalRuntime, Release],
+) -> None:
+    running, release = two_versions
+    http = HttpApi(running.api_url)
+    # 12 ids at weight 50: both colours get some (a miss has odds 2 x 2^-12).
+    assert claims(http, 12) == {("blue", "1"), ("green", "2")}
+    assert {arn.rsplit(":", 1)[-1] for arn, _ in release.invoked} == {"blue", "green"}
+    assert all(
+        version == {"blue": "1", "green": "2"}[arn.rsplit(":", 1)[-1]] for arn, version in release.invoked
+    )
+
+    # UpdateAlias green -> version 3: later deliveries on green run it; blue is untouched.
+    running.point("green", release.version(), "3")
+    assert (running.worker_version("blue"), running.worker_version("green")) == ("1", "3")
+    assert claims(http, 12) == {("blue", "1"), ("green", "3")}
+
+
+def test_one_worker_handler_still_serves_both_queues() -> None:
+    with EmbeddedStack(green_weight=50) as stack:
+        release = Release(stack)
+        handlers = (api.make_handler(stack.settings, stack.session), release.version())
+        with LocalRuntime(stack, *handlers) as running:
+            found = claims(HttpApi(running.api_url), 12)
+    assert found == {("blue", "$LATEST"), ("green", "$LATEST")}
