@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,17 @@ def test_upload_wait_get_list_and_diff(
     assert "order_id" in cli_out(capsys)  # the summary table
     assert_valid("profile", json.loads(out.read_text()))
 
-    page = run_json(capsys, "list", *api, "--limit", "500", "--json")
+    page = run_json(capsys, "list", *api, "--limit", "100000", "--json")  # every page: the bucket is shared
     assert isinstance(page, dict)
     assert dataset_id in {m["dataset_id"] for m in page["items"]}
+
+    # The report: a presigned link to the page the worker stored beside the profile.
+    link = run_json(capsys, "get-report", dataset_id, *api, "--json")
+    assert isinstance(link, dict)
+    assert_valid("api-report-link", link)
+    with urllib.request.urlopen(link["url"], timeout=30) as answer:  # noqa: S310 - the local emulator
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert "order_id" in answer.read().decode()
 
     # The CI recipe on two downloads of the same file: no drift.
     again = tmp_path / "again.json"
