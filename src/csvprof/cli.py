@@ -31,6 +31,10 @@ from csvprof.client import CsvProfApiError, CsvProfClient
 from csvprof.contracts.keys import DATASET_ID_PATTERN
 from csvprof.progress import Progress
 
+# `csvprof generate --shape`: csvprof.local.testdata.SHAPES's names (a test keeps them equal), named here so
+# the parser does not import numpy and pyarrow.
+SHAPES = ("mixed", "narrow", "wide", "text", "timestamps", "sparse", "dirty")
+
 if TYPE_CHECKING:
     from csvprof.local.runtime import LocalRuntime
 
@@ -150,9 +154,12 @@ def _parser() -> argparse.ArgumentParser:
 
     _rollout_parser(sub)
 
-    generate = sub.add_parser("generate", help="write a seeded, realistic mixed-type CSV for benchmarks")
+    generate = sub.add_parser("generate", help="write a seeded, realistic CSV of one shape for benchmarks")
     generate.add_argument("out", type=Path, help="where to write the CSV")
     generate.add_argument("--size", type=_size, default=50_000_000, help="target size, e.g. 50MB, 1GB")
+    generate.add_argument(
+        "--shape", choices=SHAPES, default="mixed", help="the file's shape (csvprof.local.testdata.SHAPES)"
+    )
     generate.add_argument("--seed", type=int, default=0)
     generate.set_defaults(func=_cmd_generate)
 
@@ -400,7 +407,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if not _writable(args.out):
         return EXIT_USAGE
 
-    rows = write_csv(args.out, args.size, seed=args.seed)
+    rows = write_csv(args.out, args.size, seed=args.seed, shape=args.shape)
     print(f"wrote {args.out}: {rows:,} rows, {args.out.stat().st_size:,} bytes")
     return EXIT_OK
 
