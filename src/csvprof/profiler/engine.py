@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from csvprof.contracts.keys import DatasetId
@@ -59,11 +61,42 @@ RSS_SAMPLE_BYTES: Final = 128 * MiB
 HEAD_BYTES: Final = 64 * 1024
 
 
-def available_cpus() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's core count)."""
+# The cgroup's CPU quota: v2's `cpu.max` ("QUOTA PERIOD" in microseconds, QUOTA "max" for none), else v1's
+# `cpu.cfs_quota_us` (-1 for none) and `cpu.cfs_period_us` in this directory.
+CGROUP_CPU_MAX: Final = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_CPU: Final = Path("/sys/fs/cgroup/cpu")
+
+
+def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> float | None:
+    """CPUs the cgroup's quota allows (1.16 for "116000 100000"); None without a quota or a readable one."""
+    try:
+        fields = cpu_max.read_text().split()
+    except OSError:
+        try:
+            fields = [(v1_dir / f"cpu.cfs_{name}_us").read_text().strip() for name in ("quota", "period")]
+        except OSError:
+            return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except (IndexError, ValueError):  # "max": no quota
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def available_cpus(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> int:
+    """Cores this process may use: the affinity mask (not the machine's core count), fewer under a CPU quota.
+
+    A quota of q CPUs gives q rounded half up (1.16 -> 1, 2.5 -> 3: the half core is used, not left idle),
+    at least 1 and at most the affinity mask's count.
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cores = max(1, len(os.sched_getaffinity(0)))
+    else:
+        cores = max(1, os.cpu_count() or 1)
+    quota = cpu_quota(cpu_max, v1_dir)
+    if quota is None:
+        return cores
+    return max(1, min(cores, math.floor(quota + 0.5)))
 
 
 class _Run:
