@@ -25,6 +25,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -166,13 +167,13 @@ def _test_queue(localstack: LocalStack, deployed: DeployedStack, suffix: str) ->
     return url, arn
 
 
-@pytest.fixture(scope="session")
-def events_queue(localstack: LocalStack, deployed: DeployedStack) -> Iterator[str]:
-    """A queue behind a rule on the deployed bus, so tests can read what the worker published."""
+@contextmanager
+def bus_events_queue(localstack: LocalStack, deployed: DeployedStack, suffix: str) -> Iterator[str]:
+    """A queue behind a rule on the deployment's bus: every csvprof event published there."""
     sqs, events = localstack.sqs(), localstack.events()
     bus = deployed.output(Stack.MESSAGING, MessagingOutput.EVENT_BUS_NAME)
-    url, arn = _test_queue(localstack, deployed, "test-events")
-    rule = f"{deployed.name}-test-all"
+    url, arn = _test_queue(localstack, deployed, suffix)
+    rule = f"{deployed.name}-{suffix}-all"
     events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["csvprof"]}))
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "test", "Arn": arn}])
     try:
@@ -181,6 +182,13 @@ def events_queue(localstack: LocalStack, deployed: DeployedStack) -> Iterator[st
         events.remove_targets(Rule=rule, EventBusName=bus, Ids=["test"])
         events.delete_rule(Name=rule, EventBusName=bus)
         sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture(scope="session")
+def events_queue(localstack: LocalStack, deployed: DeployedStack) -> Iterator[str]:
+    """A queue behind a rule on the deployed bus, so tests can read what the worker published."""
+    with bus_events_queue(localstack, deployed, "test-events") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ from csvprof.adapters.sqs import SqsQueueDepths
 from csvprof.contracts.keys import DatasetId
 from csvprof.contracts.meta import Route
 from csvprof.contracts.profile import Profile
-from csvprof.deploy.outputs import MessagingOutput, Stack, alarm_name, stack_name
+from csvprof.deploy.outputs import Stack, alarm_name, stack_name
 from csvprof.deploy.rollout import MonotonicClock, colour_alarms
 from csvprof.deploy.stacks import Deployer
 from csvprof.deploy.target import DeployedStack
@@ -52,7 +52,7 @@ from csvprof.local.worker_aliases import LocalWorkerAliases
 from csvprof.profiler import ArrowProfileEngine
 from tests.e2e_localstack.alarms import record
 from tests.e2e_localstack.aws import REGION, LocalStack
-from tests.e2e_localstack.conftest import ROOT, teardown
+from tests.e2e_localstack.conftest import ROOT, bus_events_queue, teardown
 from tests.support.http import HttpApi, wait_for
 
 PERIOD_S = 10  # the worker-failures alarms' period (deployed default: 60 s)
@@ -113,19 +113,8 @@ def stacks(account: LocalStack) -> Iterator[DeployedStack]:
 @pytest.fixture(scope="module")
 def events(account: LocalStack, stacks: DeployedStack) -> Iterator[str]:
     """A queue behind a rule on the episode's bus: every terminal event the workers publish."""
-    sqs, bus_client = account.sqs(), account.events()
-    bus = stacks.output(Stack.MESSAGING, MessagingOutput.EVENT_BUS_NAME)
-    url = sqs.create_queue(QueueName=f"{stacks.name}-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    rule = f"{stacks.name}-all"
-    bus_client.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["csvprof"]}))
-    bus_client.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "test", "Arn": arn}])
-    try:
+    with bus_events_queue(account, stacks, "events") as url:
         yield url
-    finally:
-        bus_client.remove_targets(Rule=rule, EventBusName=bus, Ids=["test"])
-        bus_client.delete_rule(Name=rule, EventBusName=bus)
-        sqs.delete_queue(QueueUrl=url)
 
 
 @dataclass
