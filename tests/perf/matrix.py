@@ -1,0 +1,76 @@
+"""What the perf layer runs and what it gates on: shapes, sizes, rounds, budgets.
+
+CSVPROF_PERF_SHAPES (default: every shape of `csvprof.local.testdata.SHAPES`),
+CSVPROF_PERF_SIZES (default 100MB; e.g. "100MB,1GB") and CSVPROF_PERF_ROUNDS (default
+DEFAULT_ROUNDS) choose the matrix. The gates are floors CI can pass under load, not targets:
+docs/performance.md ("Gates") says how they were chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from csvprof.local.testdata import SHAPES
+
+SHAPES_ENV: Final = "CSVPROF_PERF_SHAPES"
+SIZES_ENV: Final = "CSVPROF_PERF_SIZES"
+ROUNDS_ENV: Final = "CSVPROF_PERF_ROUNDS"
+# Two alternating rounds keep the whole perf env near 100 s on a 2-core machine (7 shapes at 100 MB).
+DEFAULT_ROUNDS: Final = 2
+SEED: Final = 42
+
+# csvprof's process tree, at any size and shape, beside CPU hogs too.
+MAX_PEAK_RSS_MB: Final = 256
+# csvprof MB/s / DuckDB SUMMARIZE MB/s, best of the rounds, per shape.
+MIN_RATIO: Final[dict[str, float]] = {
+    "mixed": 0.5,
+    "narrow": 0.25,
+    "wide": 0.25,
+    "text": 0.5,
+    "timestamps": 0.25,
+    "sparse": 0.25,
+    "dirty": 0.25,
+}
+# `python -m tests.perf.compare` flags a ratio that fell by more than this share of the old one.
+REGRESSION_TOLERANCE: Final = 0.15
+# Shapes with ragged rows: DuckDB reads them with null_padding (tests/perf/probe.py).
+RAGGED_SHAPES: Final = frozenset({"dirty"})
+# Polars reads the whole file into memory: only files up to this size are given to it.
+POLARS_MAX_BYTES: Final = 2 * 10**9
+
+_UNITS: Final = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """ "100MB" -> 100,000,000 bytes; "5GiB" -> 5 x 2^30; a bare number is bytes."""
+    text = text.strip().upper()
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * _UNITS[unit])
+    return int(text)
+
+
+def _listed(env: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(env, default).split(",") if item.strip()]
+
+
+def perf_sizes() -> list[str]:
+    return [size.upper() for size in _listed(SIZES_ENV, "100MB")]
+
+
+def perf_shapes() -> list[str]:
+    shapes = _listed(SHAPES_ENV, ",".join(SHAPES))
+    unknown = sorted(set(shapes) - set(SHAPES))
+    if unknown:
+        raise ValueError(f"{SHAPES_ENV}: unknown shapes {unknown}; expected some of {sorted(SHAPES)}")
+    return shapes
+
+
+def perf_rounds() -> int:
+    return max(1, int(os.environ.get(ROUNDS_ENV, str(DEFAULT_ROUNDS))))
+
+
+def result_key(kind: str, shape: str, size: str) -> str:
+    """The key of one measurement in a saved run and in the doc's data: "matrix/mixed/100MB"."""
+    return f"{kind}/{shape}/{size}"
