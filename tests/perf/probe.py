@@ -131,7 +131,7 @@ RUNNERS: dict[str, Callable[[Path, int | None, bool], dict[str, Any]]] = {
 }
 
 
-def _status_mb(field: str) -> float:
+def status_mb(field: str) -> float:
     """A size field of /proc/self/status (VmHWM, RssFile), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -153,9 +153,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     return {
         "tool": args.tool,
         **result,
-        "peak_rss_mb": max(_status_mb("VmHWM"), sampled),
+        "peak_rss_mb": max(status_mb("VmHWM"), sampled),
         # File-backed resident pages (shared libraries): the caller adds them to a cgroup's peak.
-        "rss_file_mb": _status_mb("RssFile"),
+        "rss_file_mb": status_mb("RssFile"),
     }
 
 
