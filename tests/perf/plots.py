@@ -43,7 +43,11 @@ def shapes(path: Path, size: str, matrix: list[Record]) -> None:
         width = 0.8 / len(TOOLS)
         for i, (tool, label) in enumerate(TOOLS):
             xs = [x + (i - 1) * width for x in range(len(matrix))]
-            ax.bar(xs, [_mbps(entry, tool) for entry in matrix], width, label=label)
+            values = [_mbps(entry, tool) for entry in matrix]
+            ax.bar(xs, values, width, label=label)
+            for x, value in zip(xs, values, strict=True):
+                if not value:
+                    ax.text(x, 0, "n/a", ha="center", va="bottom", rotation=90, fontsize=7)
         ax.set_xticks(range(len(names)), names)
         ax.set_ylabel("MB/s (best run)")
         ax.set_title(f"Throughput by shape, {size} files")

@@ -94,9 +94,11 @@ _METHOD = f"""\
   (`csvprof.local.testdata.write_csv`): the seven shapes of the README (`mixed`, `narrow`, `wide`,
   `text`, `timestamps`, `sparse`, `dirty`), the same bytes on every machine.
 * **The tools.** csvprof: `ArrowProfileEngine().profile(...)` with its default workers
-  (`available_cpus()`); DuckDB: `SUMMARIZE SELECT * FROM read_csv(FILE)`; Polars:
-  `pl.read_csv(FILE).describe()`, eager, so only files up to {POLARS_MAX_BYTES / 1e9:.0f} GB. A file a
-  tool cannot read is `n/a` with its error, not a failure.
+  (`available_cpus()`); DuckDB: `SUMMARIZE SELECT * FROM read_csv(FILE)`, with `null_padding = true`
+  for `dirty` (its sniffer reads the ragged file as one text column otherwise); Polars:
+  `pl.read_csv(FILE).describe()` with its defaults, eager, so only files up to
+  {POLARS_MAX_BYTES / 1e9:.0f} GB. A file a tool cannot read is `n/a` with its error, not a failure.
+  csvprof's rows plus its ragged rows must equal DuckDB's count.
 * **Fresh processes.** Each run is `python -m tests.perf.probe TOOL FILE` in a new interpreter; its
   time excludes the interpreter's start and imports (and csvprof's `tune_process()`, which every
   profiling process makes once). MB/s are decimal: bytes / 10^6 / seconds.
@@ -117,6 +119,9 @@ _METHOD = f"""\
   run per shape and size; the projected time for 5 GiB is 5,368,709,120 bytes at that rate.
 * **Beside a CPU hog.** csvprof with one busy-looping process per core running beside it
   (outside its cgroup): the memory gate must hold when the workers are starved of CPU too.
+* **Saved runs.** Each perf run is saved by pytest-benchmark (`--benchmark-autosave`) as JSON in
+  `.benchmarks/<machine>/`, with its machine and commit, every measurement in its benchmark's
+  `extra_info`; this doc is rendered from those, by `python -m tests.perf.report` only.
 """  # noqa: S608 (prose that quotes a query)
 
 

@@ -164,8 +164,9 @@ def test_5gib_through_the_worker_lambda_shaped(
 ) -> None:
     path = perf_dir / "mixed-5gib.csv"
     started = time.monotonic()
-    rows = write_exactly(path, MAX_SOURCE_BYTES)
-    print(f"\ngenerated {MAX_SOURCE_BYTES:,} bytes, {rows:,} rows in {time.monotonic() - started:.0f} s")
+    size = MAX_SOURCE_BYTES
+    rows = write_exactly(path, size)
+    print(f"\ngenerated {size:,} bytes, {rows:,} rows in {time.monotonic() - started:.0f} s")
 
     s3 = localstack.s3()
     dataset_id = keys.new_dataset_id()
@@ -176,7 +177,7 @@ def test_5gib_through_the_worker_lambda_shaped(
     print(f"uploaded to {settings.endpoint_url} in {time.monotonic() - started:.0f} s")
     now = datetime.now(UTC)
     metas = S3MetaRepository(s3, settings.bucket)
-    metas.create(Meta.new(dataset_id, name=path.name, route="blue", source_bytes=MAX_SOURCE_BYTES, now=now))
+    metas.create(Meta.new(dataset_id, name=path.name, route="blue", source_bytes=size, now=now))
 
     sqs = localstack.sqs()
     message = DatasetMessage(dataset_id=dataset_id, route="blue", enqueued_at=format_ts(now))
@@ -223,11 +224,11 @@ def test_5gib_through_the_worker_lambda_shaped(
         s3.get_object(Bucket=settings.bucket, Key=keys.profile_key(dataset_id))["Body"].read()
     )
     entry = {
-        "bytes": MAX_SOURCE_BYTES,
+        "bytes": size,
         "rows": profile["dataset"]["rows"],
         "status": loaded.meta.status.value,
         "seconds": round(result["seconds"], 1),
-        "mb_per_s": round(MAX_SOURCE_BYTES / 1e6 / result["seconds"], 1),
+        "mb_per_s": round(size / 1e6 / result["seconds"], 1),
         "remaining_s": round(result["remaining_s"], 1),
         "peak_rss_mb": round(peak, 1),
         "workers": result["workers"],
