@@ -21,6 +21,7 @@ from typing import Any
 from csvprof.limits import WORKER_MEMORY_MB, WORKER_TIMEOUT_S
 from tests.perf.cgroup import LAMBDA_CPUS, LAMBDA_MB_PER_VCPU
 from tests.perf.matrix import (
+    KNOWN_PEAK_EXCESS,
     MAX_PEAK_RSS_MB,
     MIN_RATIO,
     POLARS_MAX_BYTES,
@@ -138,12 +139,27 @@ def _gates() -> list[str]:
         floors + "|",
         "",
         "The floors are safe floors, not targets: about half the lowest ratio measured for the shape",
-        "on a loaded 2-core machine, rounded down to 0.25 or 0.5, so CI passes beside other jobs while",
-        "csvprof falling to half its speed relative to DuckDB fails. A finer signal is the comparison:",
+        "on a loaded 2-core machine (the runs of this doc's first measurements, and the 10 MB runs made",
+        "while building the suite), rounded down to 0.05, so CI passes beside other jobs while csvprof",
+        "falling to half its speed relative to DuckDB fails. A finer signal is the comparison:",
         "every perf run prints each shape's ratio against the previous saved run, and",
         f"`python -m tests.perf.compare` exits 1 when a ratio fell by more than {REGRESSION_TOLERANCE:.0%}",
         "of the old one (within that, repeated runs of the same code differ). CI does not fail on it:",
         "the previous run may be another machine's or another load's.",
+        "",
+        *(
+            [
+                "Known excesses: where today's engine peaks above the gate, the test is an expected failure",
+                "(xfail, its reason printed in every run's summary) up to a ceiling, and fails above it:",
+                "",
+                *(
+                    f"* `{shape}`: up to {ceiling} MB; {reason}."
+                    for shape, (ceiling, reason) in KNOWN_PEAK_EXCESS.items()
+                ),
+            ]
+            if KNOWN_PEAK_EXCESS
+            else []
+        ),
     ]
 
 
