@@ -8,8 +8,9 @@ whose context starts with the function's 900 s. The dataset must end READY with 
 of them left. LocalStack, not moto's server: moto answers a GET with the whole object read into
 memory (`FakeKey.value`), LocalStack streams it from a file in chunks.
 
-LocalStack is started by scripts/localstack.sh (as the e2e-localstack layer does) and stopped at
-the end; CSVPROF_LOCALSTACK_ENDPOINT points at one already running instead.
+LocalStack is started by scripts/localstack.sh (as the e2e-localstack layer does; at
+LOCALSTACK_ENDPOINT when set) and stopped at the end; CSVPROF_LOCALSTACK_ENDPOINT points at one
+already running instead.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ pytestmark = [
     ),
 ]
 SCRIPT = ROOT / "scripts" / "localstack.sh"
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
-PID_FILE = ROOT / ".localstack" / "localstack.pid"
+# Where scripts/localstack.sh starts it: LOCALSTACK_ENDPOINT's host and port (another port than
+# the e2e-localstack layer's 4566 lets both run at once).
+ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
+PID_FILE = Path(os.environ.get("LOCALSTACK_HOME", ROOT / ".localstack")) / "localstack.pid"
 # The last rows pad the file to the byte; each stays far below MAX_FIELD_BYTES.
 PAD_ROW_BYTES = 32 * 1024
 
@@ -100,7 +103,7 @@ def localstack(lambda_shaped: None) -> Iterator[LocalStack]:
         return
     subprocess.run([str(SCRIPT), "start"], check=True)
     try:
-        yield LocalStack.at(DEFAULT_ENDPOINT)
+        yield LocalStack.at(ENDPOINT)
     finally:
         subprocess.run([str(SCRIPT), "stop"], check=False)
 
@@ -195,7 +198,8 @@ def test_5gib_through_the_worker_lambda_shaped(
 
     out = perf_dir / "worker-5gib.json"
     cgroup = ProbeCgroup.create(lambda_shaped=True)
-    emulator_pid = int(PID_FILE.read_text()) if PID_FILE.exists() else None
+    started_here = PID_FILE.exists() and not os.environ.get("CSVPROF_LOCALSTACK_ENDPOINT")
+    emulator_pid = int(PID_FILE.read_text()) if started_here else None
     try:
 
         def invoke() -> subprocess.CompletedProcess[str]:
