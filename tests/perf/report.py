@@ -71,10 +71,10 @@ def plot_files(doc: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
     return files
 
 
-def _tool(entry: Record, tool: str, field: str = "mb_per_s", fmt: str = "{:.0f}") -> str:
+def _tool(entry: Record, tool: str, field: str = "mb_per_s") -> str:
     numbers = entry.get(tool) or {}
     if field in numbers:
-        return fmt.format(numbers[field])
+        return f"{numbers[field]:,.0f}"
     return "n/a" if "na" in numbers else "-"
 
 
@@ -233,7 +233,8 @@ def _five_gib(entry: Record | None, projected: list[Record]) -> list[str]:
         "into memory for every GET), meta `UPLOADED`; the worker's handler (`csvprof.handlers.worker`)",
         "invoked with one SQS record in a subprocess in the Lambda-shaped cgroup, its context's",
         f"remaining time starting at {WORKER_TIMEOUT_S} s. It must end `READY` with at least half of",
-        f"the {WORKER_TIMEOUT_S} s left and a tree peak of at most {MAX_PEAK_RSS_MB} MB.",
+        f"the {WORKER_TIMEOUT_S} s left. The tree peak is the whole function's (the handler, boto3 and",
+        "the engine), under the Lambda-shaped memory limit.",
         "",
     ]
     if entry is None:
@@ -309,9 +310,11 @@ def _machines(results: dict[str, Record]) -> list[str]:
             if m.get(key)
         )
         workers = f" (the engine's default: {m['engine_workers']} workers)" if "engine_workers" in m else ""
+        load = m.get("load_average")
+        busy = f", load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} when saved" if load else ""
         lines.append(
             f"* **{stamp}** (commit {e.get('commit', 'unknown')}): {m['cpu_model']}, {m['cores_available']} "
-            f"cores available, {quota}{workers}; Python {m['python']}, {libraries}; {m['platform']}; "
+            f"cores available, {quota}{workers}{busy}; Python {m['python']}, {libraries}; {m['platform']}; "
             f"memory: {e.get('memory', 'cgroup')}."
         )
     return lines
@@ -372,6 +375,7 @@ def render(doc: dict[str, Any]) -> str:
         *_workers(_by_kind(results, "workers")),
         "",
         *_machines(results),
+        *(["", doc["note"]] if doc.get("note") else []),
         "",
         *_commands(),
         "",
@@ -405,12 +409,15 @@ def merge(doc: dict[str, Any], runs: list[dict[str, Record]]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.report", description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="*", type=Path, help="saved runs to merge (default: all)")
     parser.add_argument(
-        "runs", nargs="*", type=Path, help="saved runs to merge (default: all under .benchmarks/)"
+        "--note", help="a paragraph under Machines (how the runs were made), kept until replaced"
     )
     args = parser.parse_args(argv)
     paths = args.runs or saved_runs()
     doc = merge(load(), [load_run(path) for path in paths])
+    if args.note is not None:
+        doc["note"] = args.note
     MD_PATH.write_text(render(doc))
     for name, draw in plot_files(doc).items():
         draw(PLOTS_DIR / name)

@@ -54,6 +54,8 @@ def machine() -> dict[str, Any]:
         "duckdb": _version("duckdb"),
         "polars": _version("polars"),
         "platform": platform.platform(),
+        # Other work on the machine when the run was saved: the numbers are only comparable with care.
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
 
 
