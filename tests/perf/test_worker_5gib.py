@@ -227,7 +227,7 @@ def test_5gib_through_the_worker_lambda_shaped(
     if loaded.meta.status is not Status.READY:  # the function's own log says why
         pytest.fail(
             f"{loaded.meta.status.value} {loaded.meta.error}, answer {result['answer']}; "
-            f"the worker's log ends:\n{done.stdout[-6000:]}"
+            f"the worker's log ends:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
         )
     profile = json.loads(
         s3.get_object(Bucket=settings.bucket, Key=keys.profile_key(dataset_id))["Body"].read()
