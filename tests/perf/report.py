@@ -229,8 +229,10 @@ def _five_gib(entry: Record | None, projected: list[Record]) -> list[str]:
         "## 5 GiB through the worker",
         "",
         "`./scripts/test -e perf-5g` (opt-in, not in the gate): a mixed file of 5 GiB (5,368,709,120",
-        "bytes, the largest upload) in LocalStack's S3 (file-backed; moto's server reads a whole object",
-        "into memory for every GET), meta `UPLOADED`; the worker's handler (`csvprof.handlers.worker`)",
+        "bytes, the largest upload) in LocalStack's S3 (file-backed, served by its hypercorn gateway,",
+        "which streams: moto's server reads a whole object into memory for every GET, and LocalStack's",
+        "default twisted gateway buffered this one, 8-13 GB, and reset the connection after about 100 s),",
+        "meta `UPLOADED`; the worker's handler (`csvprof.handlers.worker`)",
         "invoked with one SQS record in a subprocess in the Lambda-shaped cgroup, its context's",
         f"remaining time starting at {WORKER_TIMEOUT_S} s. It must end `READY` with at least half of",
         f"the {WORKER_TIMEOUT_S} s left. The tree peak is the whole function's (the handler, boto3 and",
@@ -246,6 +248,9 @@ def _five_gib(entry: Record | None, projected: list[Record]) -> list[str]:
         f"| {entry['remaining_s']:,.0f} | {entry['peak_rss_mb']:.0f} | {entry['workers']} "
         f"| {entry['rows']:,} | {entry['measured_at']} |",
     ]
+    if entry.get("emulator_peak_rss_mb"):
+        served = f"{entry['emulator_peak_rss_mb']:,.0f}"
+        lines += ["", f"LocalStack's resident memory while it served the file: at most {served} MB."]
     mixed = [e for e in projected if e["shape"] == "mixed"]
     if mixed:
         best = max(mixed, key=lambda e: parse_size(e["size"]))

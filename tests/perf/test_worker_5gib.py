@@ -6,7 +6,11 @@ runtime's poller builds from that message (`csvprof.local.poller.build_event`) i
 worker function in a subprocess joined to the Lambda-shaped cgroup (tests/perf/worker_run.py),
 whose context starts with the function's 900 s. The dataset must end READY with at least half
 of them left. LocalStack, not moto's server: moto answers a GET with the whole object read into
-memory (`FakeKey.value`), LocalStack streams it from a file in chunks.
+memory (`FakeKey.value`), LocalStack keeps objects in files and reads them in 64 KiB chunks. Its
+default HTTP server (twisted) takes the chunks as fast as the file gives them, though, with no
+back-pressure from a slower client: serving this file it grew to 8-13 GB and reset the
+connection after about 100 s, every other run. Its hypercorn server waits for the client and stays
+near 160 MB, so the LocalStack started here runs hypercorn (GATEWAY_SERVER).
 
 LocalStack is started by scripts/localstack.sh (as the e2e-localstack layer does; at
 LOCALSTACK_ENDPOINT when set) and stopped at the end; CSVPROF_LOCALSTACK_ENDPOINT points at one
@@ -101,7 +105,7 @@ def localstack(lambda_shaped: None) -> Iterator[LocalStack]:
     if external:
         yield LocalStack.at(external)
         return
-    subprocess.run([str(SCRIPT), "start"], check=True)
+    subprocess.run([str(SCRIPT), "start"], check=True, env={**os.environ, "GATEWAY_SERVER": "hypercorn"})
     try:
         yield LocalStack.at(ENDPOINT)
     finally:
