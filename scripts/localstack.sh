@@ -2,7 +2,8 @@
 # LocalStack without Docker, for the e2e-localstack layer.
 #
 #   scripts/localstack.sh install   # pinned localstack-core into .localstack/venv (Python 3.13), cached
-#   scripts/localstack.sh start     # install if needed, start on 127.0.0.1:4566, wait for /_localstack/health
+#   scripts/localstack.sh start     # install if needed, start on 127.0.0.1:4566 (or LOCALSTACK_ENDPOINT's
+#                                   # host:port), wait for /_localstack/health
 #   scripts/localstack.sh stop      # stop the instance this script started (by its recorded pid)
 #   scripts/localstack.sh status    # print the health document, exit 1 when it is not up
 #
@@ -81,7 +82,7 @@ start() {
     # which the e2e tests know and say (tests/e2e_localstack/test_deployed_resources.py).
     (
         cd "$DIR"
-        exec env OVERRIDE_IN_DOCKER=0 DNS_ADDRESS=0 GATEWAY_LISTEN=127.0.0.1:4566 \
+        exec env OVERRIDE_IN_DOCKER=0 DNS_ADDRESS=0 GATEWAY_LISTEN="${ENDPOINT#*://}" \
             SQS_ENDPOINT_STRATEGY=path SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
             SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=10 \
             CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES=1 \
