@@ -72,3 +72,33 @@ def test_engine_default_workers_follow_the_quota(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(engine, "available_cpus", lambda: 3)
     assert engine.ArrowProfileEngine().workers == 3
     assert engine.ArrowProfileEngine(workers=2).workers == 2
+
+
+def _tree(root: Path, quotas: dict[str, str]) -> None:
+    for rel, text in quotas.items():
+        (root / rel).mkdir(parents=True, exist_ok=True)
+        (root / rel / "cpu.max").write_text(text)
+
+
+def test_the_process_cgroup_and_its_ancestors_v2(tmp_path: Path) -> None:
+    """A nested cgroup: the quota is read where /proc/self/cgroup says, and a parent's binds it too."""
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("0::/slice/job\n")
+    root = tmp_path / "fs"
+    _tree(root, {"": "max 100000\n", "slice": "max 100000\n", "slice/job": "116000 100000\n"})
+    assert engine.process_cpu_quota(proc, root) == pytest.approx(1.16)
+    _tree(root, {"slice": "50000 100000\n"})  # the tighter parent wins
+    assert engine.process_cpu_quota(proc, root) == pytest.approx(0.5)
+    _tree(root, {"slice": "max 100000\n", "slice/job": "max 100000\n"})
+    assert engine.process_cpu_quota(proc, root) is None
+
+
+def test_the_process_cgroup_v1(tmp_path: Path) -> None:
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("4:memory:/m\n2:cpu,cpuacct:/bench/run\n0::/\n")
+    job = tmp_path / "fs" / "cpu" / "bench" / "run"
+    job.mkdir(parents=True)
+    (job / "cpu.cfs_quota_us").write_text("115800\n")
+    (job / "cpu.cfs_period_us").write_text("100000\n")
+    assert engine.process_cpu_quota(proc, tmp_path / "fs") == pytest.approx(1.158)
+    assert engine.process_cpu_quota(tmp_path / "missing", tmp_path / "fs") is None

@@ -63,8 +63,11 @@ HEAD_BYTES: Final = 64 * 1024
 
 # The cgroup's CPU quota: v2's `cpu.max` ("QUOTA PERIOD" in microseconds, QUOTA "max" for none), else v1's
 # `cpu.cfs_quota_us` (-1 for none) and `cpu.cfs_period_us` in this directory.
-CGROUP_CPU_MAX: Final = Path("/sys/fs/cgroup/cpu.max")
-CGROUP_V1_CPU: Final = Path("/sys/fs/cgroup/cpu")
+CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
+CGROUP_CPU_MAX: Final = CGROUP_ROOT / "cpu.max"
+CGROUP_V1_CPU: Final = CGROUP_ROOT / "cpu"
+PROC_CGROUP: Final = Path("/proc/self/cgroup")
+_NOWHERE: Final = Path("/nonexistent")
 
 
 def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> float | None:
@@ -83,17 +86,52 @@ def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> f
     return quota / period if quota > 0 and period > 0 else None
 
 
-def available_cpus(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> int:
+def process_cpu_quota(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) -> float | None:
+    """The tightest CPU quota on this process's cgroup or any ancestor, v2 or v1; None without one.
+
+    In Lambda or a container the process's cgroup is the mount's root; elsewhere (a systemd slice, a
+    benchmark's nested cgroup) it is a directory below it, and a parent's quota binds the children too.
+    """
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        lines = []
+    candidates = [(CGROUP_CPU_MAX, _NOWHERE), (_NOWHERE, CGROUP_V1_CPU)] if root == CGROUP_ROOT else []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3 or not parts[2].startswith("/"):
+            continue
+        _, controllers, where = parts
+        if controllers == "":  # v2's single hierarchy: "0::/path"
+            at = [root / a for a in _ancestors(where)]
+            candidates += [(d / "cpu.max", _NOWHERE) for d in at]
+        elif "cpu" in controllers.split(","):
+            candidates += [(_NOWHERE, root / "cpu" / a) for a in _ancestors(where)]
+    quotas = [q for cpu_max, v1_dir in candidates if (q := cpu_quota(cpu_max, v1_dir)) is not None]
+    return min(quotas, default=None)
+
+
+def _ancestors(where: str) -> list[str]:
+    """ "/a/b" -> ["", "a", "a/b"]: relative paths from the hierarchy's root down to the cgroup."""
+    parts = [p for p in where.split("/") if p]
+    return ["/".join(parts[:i]) for i in range(len(parts) + 1)]
+
+
+def available_cpus(cpu_max: Path | None = None, v1_dir: Path | None = None) -> int:
     """Cores this process may use: the affinity mask (not the machine's core count), fewer under a CPU quota.
 
     A quota of q CPUs gives q rounded half up (1.16 -> 1, 2.5 -> 3: the half core is used, not left idle),
-    at least 1 and at most the affinity mask's count.
+    at least 1 and at most the affinity mask's count. The quota is the process's own
+    (`process_cpu_quota`), or the one in the files given.
     """
     if hasattr(os, "sched_getaffinity"):
         cores = max(1, len(os.sched_getaffinity(0)))
     else:
         cores = max(1, os.cpu_count() or 1)
-    quota = cpu_quota(cpu_max, v1_dir)
+    if cpu_max is None and v1_dir is None:
+        quota = process_cpu_quota()
+    else:
+        quota = cpu_quota(cpu_max or _NOWHERE, v1_dir or _NOWHERE)
     if quota is None:
         return cores
     return max(1, min(cores, math.floor(quota + 0.5)))
