@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
 from csvprof.contracts.profile import Bin, ColumnProfile, Distinct, Histogram, Length, Quantiles, TopValue
-from csvprof.profiler.sketches import FrequentValues
+from csvprof.profiler.sketches import CountTable, FrequentValues
 from csvprof.profiler.types import NULL_MARKERS, TYPE_NAMES, ByteView, classify
 from csvprof.profiler.words import I64, U64
 
@@ -173,17 +173,38 @@ class ColumnAccumulator:
     moments: Moments = field(default_factory=Moments)
     quantiles: Any = field(default_factory=lambda: kll_doubles_sketch(KLL_K))
     frequent: FrequentValues = field(default_factory=FrequentValues)
+    # Raw cells counted but not yet looked at; None once the column is worked out batch by batch.
+    pending: CountTable | None = field(default_factory=CountTable)
 
     def update(self, values: Any, counts: I64 | None = None, hashes: U64 | None = None) -> None:
         """Fold in one batch: distinct raw cells `values` (pa.StringArray) seen `counts` times.
 
-        Without counts, `values` are raw cells and are counted here.
+        Without counts, `values` are raw cells and are counted here. With their `hashes`, batches
+        are only counted (`pending`) while the column's distinct cells fit the exact value counts:
+        every statistic of those cells is a function of (cell, count), so `settle` works them out
+        once, instead of once per chunk. A column that outgrows the table is settled and worked
+        out batch by batch from then on: at the latest where `frequent` would stop being exact.
         """
         if counts is None:
             encoded = pc.dictionary_encode(values)
             values = encoded.dictionary
             counts = np.bincount(encoded.indices.to_numpy(), minlength=len(values)).astype(np.int64)
             hashes = None
+        pending = self.pending
+        if pending is not None and hashes is not None:
+            # The raw cells include nulls and blanks, so the table fills no later than `frequent` would.
+            if pending.add(values, counts, hashes, self.frequent.exact_limit, self.frequent.max_bytes):
+                return
+        self.settle()
+        self._count(values, counts, hashes)
+
+    def settle(self) -> None:
+        """Work out the statistics of the cells counted but not yet looked at; batch by batch from here on."""
+        pending, self.pending = self.pending, None
+        if pending is not None and len(pending):
+            self._count(pending.values, pending.counts, pending.hashes)
+
+    def _count(self, values: Any, counts: I64, hashes: U64 | None) -> None:
         present = self._drop_absent(values, counts, hashes)
         if present is not None:
             values, counts, hashes, view = present
@@ -267,6 +288,8 @@ class ColumnAccumulator:
             self.quantiles.update(x if w.max() == 1 else np.repeat(x, w))
 
     def merge(self, other: ColumnAccumulator) -> None:
+        self.settle()
+        other.settle()
         self.null_count += other.null_count
         self.empty_count += other.empty_count
         for name, n in other.type_counts.items():
@@ -357,6 +380,7 @@ class ColumnAccumulator:
 
     def result(self, index: int, name: str, original_name: str | None) -> ColumnProfile:
         """The column's part of the profile (`columns[]`)."""
+        self.settle()
         kind = self.inferred_type()
         lo, hi = self._min_max(kind)
         numeric = kind in ("integer", "decimal")

@@ -330,6 +330,85 @@ class HashDistinct:
         return self.hll.estimate() if self.hll is not None else len(self.hashes)
 
 
+def _data_bytes(values: Any) -> int:
+    """Bytes of text a pa.StringArray's values hold (its offsets' span)."""
+    if len(values) == 0:
+        return 0
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+    return int(offsets[values.offset + len(values)] - offsets[values.offset])
+
+
+def text_nbytes_bound(n: int, data_bytes: int) -> int:
+    """At least `pa.Array.nbytes` of n strings holding `data_bytes` of text (offsets, a validity bitmap)."""
+    return data_bytes + 4 * (n + 1) + (n + 7) // 8
+
+
+class CountTable:
+    """Distinct values and their counts, found again by their 64-bit hashes, each match checked byte for byte.
+
+    A column's values that recur chunk after chunk (categories, flags, dates) are counted here, and
+    everything else about them is worked out once from the table (ColumnAccumulator.settle), not per
+    chunk. One binary search in the sorted hashes finds a batch's values: cheaper than `index_in`,
+    which builds a hash table of its value set on every call.
+    """
+
+    __slots__ = ("counts", "data_bytes", "hashes", "order", "sorted", "values")
+
+    def __init__(self) -> None:
+        self.values: Any = pa.array([], type=pa.string())
+        self.counts: I64 = np.zeros(0, np.int64)
+        self.hashes: U64 = np.zeros(0, np.uint64)
+        self.sorted: U64 = np.zeros(0, np.uint64)  # the hashes in ascending order
+        self.order: I64 = np.zeros(0, np.int64)  # position in `values` of each sorted hash
+        self.data_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def add(self, values: Any, counts: I64, hashes: U64, max_values: int, max_bytes: int) -> bool:
+        """Count in distinct `values` (a pa.StringArray) seen `counts` times, with their `hashes`.
+
+        False, leaving the table as it was, when the table would then hold more than `max_values`
+        values or more than `max_bytes` (text_nbytes_bound), or when a value shares its hash with
+        another one: the caller counts such a batch another way.
+        """
+        n = len(self.sorted)
+        if n:
+            pos = np.searchsorted(self.sorted, hashes)
+            np.minimum(pos, n - 1, out=pos)
+            found = self.sorted[pos] == hashes
+            at = self.order[pos[found]]
+        else:
+            found, at = np.zeros(len(hashes), dtype=bool), np.zeros(0, np.int64)
+        fresh_n = len(values) - len(at)
+        fresh_values: Any = None
+        fresh_bytes = 0
+        if fresh_n:
+            fresh_values = values if len(at) == 0 else values.filter(pa.array(~found))
+            fresh_bytes = _data_bytes(fresh_values)
+            size = text_nbytes_bound(n + fresh_n, self.data_bytes + fresh_bytes)
+            if n + fresh_n > max_values or size > max_bytes:
+                return False
+        if len(at):
+            matched = values if fresh_n == 0 else values.filter(pa.array(found))
+            if not pc.all(pc.equal(self.values.take(pa.array(at)), matched)).as_py():
+                return False  # a 64-bit collision
+            self.counts[at] += counts[found]  # distinct values, distinct hashes: no index repeats
+        if fresh_n:
+            fresh = ~found
+            fresh_hashes = hashes[fresh]
+            rank = np.argsort(fresh_hashes, kind="stable")
+            ranked = fresh_hashes[rank]
+            slot = np.searchsorted(self.sorted, ranked)
+            self.sorted = np.insert(self.sorted, slot, ranked)
+            self.order = np.insert(self.order, slot, n + rank)
+            self.values = pa.concat_arrays([self.values, fresh_values]) if n else fresh_values
+            self.counts = np.concatenate([self.counts, counts[fresh]])
+            self.hashes = np.concatenate([self.hashes, fresh_hashes])
+            self.data_bytes += fresh_bytes
+        return True
+
+
 class FrequentValues:
     """Value counts: exact up to `exact_limit` distinct values / `max_bytes`, then Misra-Gries.
 

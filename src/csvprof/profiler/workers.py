@@ -184,6 +184,7 @@ def _serve(parser: Parser, part: PartialProfile, slots: list[mmap.mmap], inbox: 
                 break
             _parse_and_fold(part, parser, [memoryview(slots[slot])[:length]])
             _write_all(outbox, _MESSAGE.pack(_DONE, slot))
+        part.settle()
         payload = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
         _write_all(outbox, _MESSAGE.pack(_RESULT, len(payload)) + payload)
     except BaseException as exc:  # noqa: BLE001 - any failure goes to the parent, which raises it
