@@ -226,10 +226,13 @@ def _integers_by_cast(values: Any) -> tuple[npt.NDArray[np.bool_], I64] | None:
     return ~leading & (x > -_MAX_INT) & (x < _MAX_INT), x
 
 
-_NUMBER_BYTE: Final = np.zeros(256, dtype=bool)  # every byte of an INTEGER_RE or DECIMAL_RE match
-_NUMBER_BYTE[[ord(c) for c in "0123456789+-.eE"]] = True
-_POINT_OR_EXPONENT: Final = np.zeros(256, dtype=np.int32)
-_POINT_OR_EXPONENT[[ord(c) for c in ".eE"]] = 1
+# Every byte of an INTEGER_RE or DECIMAL_RE match is a digit or sign (1) or a point or exponent
+# (_POINT_OR_EXPONENT); 0: any other byte. One byte per byte of text: a wider table costs its width in
+# memory traffic on every decimal column.
+_NUMBER_CLASS: Final = np.zeros(256, dtype=np.uint8)
+_NUMBER_CLASS[[ord(c) for c in "0123456789+-"]] = 1
+_POINT_OR_EXPONENT: Final = 2
+_NUMBER_CLASS[[ord(c) for c in ".eE"]] = _POINT_OR_EXPONENT
 
 
 def _numbers_by_cast(values: Any) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], F64] | None:
@@ -246,13 +249,15 @@ def _numbers_by_cast(values: Any) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np
     if len(view.starts) == 0 or not view.lengths.all():
         return None
     span = view.data[view.starts[0] : view.starts[-1] + view.lengths[-1]]
-    if not _NUMBER_BYTE.take(span).all():
+    classes = _NUMBER_CLASS.take(span)
+    if classes.min() == 0:
         return None
     try:
         floats: F64 = pc.cast(values, pa.float64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    marked = np.add.reduceat(_POINT_OR_EXPONENT.take(span), view.starts - view.starts[0]) > 0
+    # The values lie back to back in `span` and none is empty: one segment per value.
+    marked = np.maximum.reduceat(classes, view.starts - view.starts[0]) == _POINT_OR_EXPONENT
     first, second, lengths = view.at(0), view.at(1), view.lengths
     signed = (first == ord("-")) | (first == ord("+"))
     digits = lengths - signed
