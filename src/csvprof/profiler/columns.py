@@ -21,6 +21,9 @@ from csvprof.profiler.types import NULL_MARKERS, TYPE_NAMES, ByteView, classify
 from csvprof.profiler.words import I64, U64
 
 TOP_K: Final = 10
+# A column is only counted (ColumnAccumulator.pending) while it has at most this many distinct cells:
+# past it, a column's cells mostly differ from chunk to chunk, and its table would cost memory for little.
+PENDING_VALUES: Final = 8192
 KLL_K: Final = 200
 HISTOGRAM_BINS: Final = 20
 # A column is `mixed` when no type family holds this share of the present values.
@@ -192,8 +195,10 @@ class ColumnAccumulator:
             hashes = None
         pending = self.pending
         if pending is not None and hashes is not None:
-            # The raw cells include nulls and blanks, so the table fills no later than `frequent` would.
-            if pending.add(values, counts, hashes, self.frequent.exact_limit, self.frequent.max_bytes):
+            # The raw cells include nulls and blanks and the table counts its index too, so it fills
+            # no later than `frequent` would stop being exact.
+            limit = min(PENDING_VALUES, self.frequent.exact_limit)
+            if pending.add(values, counts, hashes, limit, self.frequent.max_bytes):
                 return
         self.settle()
         self._count(values, counts, hashes)
@@ -202,7 +207,7 @@ class ColumnAccumulator:
         """Work out the statistics of the cells counted but not yet looked at; batch by batch from here on."""
         pending, self.pending = self.pending, None
         if pending is not None and len(pending):
-            self._count(pending.values, pending.counts, pending.hashes)
+            self._count(pending.values, pending.counts, pending.hashes())
 
     def _count(self, values: Any, counts: I64, hashes: U64 | None) -> None:
         present = self._drop_absent(values, counts, hashes)

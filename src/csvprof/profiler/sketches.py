@@ -352,24 +352,35 @@ class CountTable:
     which builds a hash table of its value set on every call.
     """
 
-    __slots__ = ("counts", "data_bytes", "hashes", "order", "sorted", "values")
+    __slots__ = ("counts", "data_bytes", "order", "sorted", "values")
+    # Bytes per value besides its text: its count, its sorted hash and that hash's position.
+    INDEX_BYTES: Final = 8 + 8 + 4
 
     def __init__(self) -> None:
         self.values: Any = pa.array([], type=pa.string())
         self.counts: I64 = np.zeros(0, np.int64)
-        self.hashes: U64 = np.zeros(0, np.uint64)
-        self.sorted: U64 = np.zeros(0, np.uint64)  # the hashes in ascending order
-        self.order: I64 = np.zeros(0, np.int64)  # position in `values` of each sorted hash
+        self.sorted: U64 = np.zeros(0, np.uint64)  # the values' hashes in ascending order
+        self.order: npt.NDArray[np.int32] = np.zeros(0, np.int32)  # where in `values` each sorted hash is
         self.data_bytes = 0
 
     def __len__(self) -> int:
         return len(self.counts)
 
+    def nbytes(self, n: int, data_bytes: int) -> int:
+        """At least the memory of a table of n values holding `data_bytes` of text."""
+        return text_nbytes_bound(n, data_bytes) + n * self.INDEX_BYTES
+
+    def hashes(self) -> U64:
+        """Each value's hash, in the order of `values`."""
+        out = np.empty(len(self.sorted), np.uint64)
+        out[self.order] = self.sorted
+        return out
+
     def add(self, values: Any, counts: I64, hashes: U64, max_values: int, max_bytes: int) -> bool:
         """Count in distinct `values` (a pa.StringArray) seen `counts` times, with their `hashes`.
 
         False, leaving the table as it was, when the table would then hold more than `max_values`
-        values or more than `max_bytes` (text_nbytes_bound), or when a value shares its hash with
+        values or take more than `max_bytes` (`nbytes`), or when a value shares its hash with
         another one: the caller counts such a batch another way.
         """
         n = len(self.sorted)
@@ -379,14 +390,14 @@ class CountTable:
             found = self.sorted[pos] == hashes
             at = self.order[pos[found]]
         else:
-            found, at = np.zeros(len(hashes), dtype=bool), np.zeros(0, np.int64)
+            found, at = np.zeros(len(hashes), dtype=bool), np.zeros(0, np.int32)
         fresh_n = len(values) - len(at)
         fresh_values: Any = None
         fresh_bytes = 0
         if fresh_n:
             fresh_values = values if len(at) == 0 else values.filter(pa.array(~found))
             fresh_bytes = _data_bytes(fresh_values)
-            size = text_nbytes_bound(n + fresh_n, self.data_bytes + fresh_bytes)
+            size = self.nbytes(n + fresh_n, self.data_bytes + fresh_bytes)
             if n + fresh_n > max_values or size > max_bytes:
                 return False
         if len(at):
@@ -401,10 +412,9 @@ class CountTable:
             ranked = fresh_hashes[rank]
             slot = np.searchsorted(self.sorted, ranked)
             self.sorted = np.insert(self.sorted, slot, ranked)
-            self.order = np.insert(self.order, slot, n + rank)
+            self.order = np.insert(self.order, slot, (n + rank).astype(np.int32))
             self.values = pa.concat_arrays([self.values, fresh_values]) if n else fresh_values
             self.counts = np.concatenate([self.counts, counts[fresh]])
-            self.hashes = np.concatenate([self.hashes, fresh_hashes])
             self.data_bytes += fresh_bytes
         return True
 

@@ -9,6 +9,7 @@ between them, so threads queue on the GIL, and processes profile a file faster.
 from __future__ import annotations
 
 import contextlib
+import gc
 import mmap
 import os
 import pickle
@@ -291,6 +292,16 @@ class ForkWorkers:
         self._slots = []  # unmapped once no chunk view refers to them
 
     def _start(self) -> None:
+        # A collection in a child walks every object it inherited and writes their headers, which
+        # copies each page of them: frozen objects are skipped, so the children share those pages.
+        gc.freeze()
+        try:
+            self._fork()
+        finally:
+            gc.unfreeze()
+        self._inline = not self._children  # with none at all, this process folds every chunk
+
+    def _fork(self) -> None:
         for _ in range(self._processes):
             inbox, requests = os.pipe()
             replies, outbox = os.pipe()
@@ -314,7 +325,6 @@ class ForkWorkers:
             os.close(inbox)
             os.close(outbox)
             self._children.append(_Child(pid, requests, replies))
-        self._inline = not self._children  # with none at all, this process folds every chunk
 
     def _dispatch(self, chunk: memoryview) -> None:
         if not self._inline:
