@@ -163,14 +163,15 @@ def _receive(child: _Child, n: int) -> Any:
 
 
 class _Child:
-    __slots__ = ("outstanding", "pid", "replies", "requests", "result")
+    __slots__ = ("finished", "outstanding", "pid", "replies", "requests", "result")
 
     def __init__(self, pid: int, requests: int, replies: int) -> None:
         self.pid = pid
         self.requests = requests  # we write chunk slots here
         self.replies = replies  # and read what the child did here
         self.outstanding = 0
-        self.result: PartialProfile | None = None
+        self.finished = False  # its partial came back
+        self.result: PartialProfile | None = None  # that partial, until it is merged
 
 
 def _serve(parser: Parser, part: PartialProfile, slots: list[mmap.mmap], inbox: int, outbox: int) -> None:
@@ -277,9 +278,16 @@ class ForkWorkers:
             return [self._own]
         for child in self._children:
             _request(child, _STOP, 0)
-        while any(child.result is None for child in self._children):
+        # This process would wait idle while the workers fold their last chunks: it settles its own
+        # partial meanwhile, and merges each worker's partial as it comes.
+        self._own.settle()
+        while any(not child.finished for child in self._children):
             self._collect()
-        return [self._own, *(child.result for child in self._children if child.result is not None)]
+            for child in self._children:
+                if child.result is not None:
+                    self._own.merge(child.result)
+                    child.result = None
+        return [self._own]
 
     def close(self) -> None:
         for child in self._children:
@@ -351,7 +359,7 @@ class ForkWorkers:
 
     def _collect(self) -> None:
         """Wait for the workers' messages (a finished chunk frees its slot); raise their errors."""
-        waiting = [child for child in self._children if child.result is None]
+        waiting = [child for child in self._children if not child.finished]
         # Never block past the time budget: a worker that hangs must still end in a status.
         timeout = min(max(0.0, self._wait_s()), _MAX_WAIT_S)
         ready, _, _ = select.select([child.replies for child in waiting], [], [], timeout)
@@ -366,5 +374,6 @@ class ForkWorkers:
                 self._free.append(n)
             elif kind == _RESULT:
                 child.result = _receive(child, n)
+                child.finished = True
             else:
                 raise _receive(child, n)
