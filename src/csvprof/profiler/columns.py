@@ -23,7 +23,7 @@ from csvprof.profiler.words import I64, U64
 TOP_K: Final = 10
 # A column is only counted (ColumnAccumulator.pending) while it has at most this many distinct cells:
 # past it, a column's cells mostly differ from chunk to chunk, and its table would cost memory for little.
-PENDING_VALUES: Final = 8192
+PENDING_VALUES: Final = 4096
 KLL_K: Final = 200
 HISTOGRAM_BINS: Final = 20
 # A column is `mixed` when no type family holds this share of the present values.

@@ -116,11 +116,13 @@ class ThreadWorkers:
 
 
 # Messages on the pipes: two little-endian int64s. To a child: (slot, length), or (-1, 0) to
-# finish. From a child: (_DONE, slot), or (_RESULT | _ERROR, n) followed by n pickled bytes.
+# finish. From a child: (_DONE, slot); (_ERROR, n) followed by n pickled bytes; or (_RESULT, 0)
+# followed by its pickled partial in pieces, each (_PART, n) and n bytes (an _ERROR may cut in).
 _MESSAGE: Final = struct.Struct("<qq")
 _DONE: Final = 0
 _RESULT: Final = 1
 _ERROR: Final = 2
+_PART: Final = 3
 _STOP: Final = -1
 SLOTS_PER_PROCESS: Final = 2  # one chunk folding, the next one waiting
 _MAX_WAIT_S: Final = 24 * 3600.0  # select's timeout must stay finite
@@ -137,7 +139,7 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -160,6 +162,55 @@ def _request(child: _Child, slot: int, length: int) -> None:
 def _receive(child: _Child, n: int) -> Any:
     # Pickles from our own forked child, through a pipe only the two of us hold.
     return pickle.loads(_read(child, n))  # noqa: S301
+
+
+class _PartWriter:
+    """A file to pickle into that sends what it is given as _PART messages: the partial is never
+    held whole as bytes, in the worker or in the parent."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes | memoryview | pickle.PickleBuffer) -> int:
+        view = memoryview(data).cast("B")  # protocol 5 hands large buffers over as PickleBuffers
+        _write_all(self._fd, _MESSAGE.pack(_PART, len(view)))
+        _write_all(self._fd, view)
+        return len(view)
+
+
+class _PartReader:
+    """The file a worker's _PART messages make, for pickle.load; raises the worker's error if one cuts in."""
+
+    def __init__(self, child: _Child) -> None:
+        self._child = child
+        self._left = 0  # bytes of the current part not read yet
+
+    def _next_part(self) -> None:
+        kind, n = _MESSAGE.unpack(_read(self._child, _MESSAGE.size))
+        if kind == _ERROR:
+            raise _receive(self._child, n)
+        if kind != _PART:
+            raise InternalError(f"worker process {self._child.pid} sent message {kind} inside its result")
+        self._left = n
+
+    def read(self, n: int = -1) -> bytes:
+        parts: list[bytes] = []
+        while n:
+            if not self._left:
+                self._next_part()
+            take = self._left if n < 0 else min(n, self._left)
+            parts.append(_read(self._child, take))
+            self._left -= take
+            n = 0 if n < 0 else n - take
+        return b"".join(parts)
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self) -> bytes:  # pickle.load needs one; binary protocols never call it
+        raise InternalError("a worker's result is a binary pickle")
 
 
 class _Child:
@@ -187,8 +238,8 @@ def _serve(parser: Parser, part: PartialProfile, slots: list[mmap.mmap], inbox: 
             _parse_and_fold(part, parser, [memoryview(slots[slot])[:length]])
             _write_all(outbox, _MESSAGE.pack(_DONE, slot))
         part.settle()
-        payload = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(outbox, _MESSAGE.pack(_RESULT, len(payload)) + payload)
+        _write_all(outbox, _MESSAGE.pack(_RESULT, 0))
+        pickle.dump(part, _PartWriter(outbox), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - any failure goes to the parent, which raises it
         try:
             payload = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
@@ -373,7 +424,8 @@ class ForkWorkers:
                 child.outstanding -= 1
                 self._free.append(n)
             elif kind == _RESULT:
-                child.result = _receive(child, n)
+                # Pickles from our own forked child, through a pipe only the two of us hold.
+                child.result = pickle.load(_PartReader(child))  # noqa: S301
                 child.finished = True
             else:
                 raise _receive(child, n)
