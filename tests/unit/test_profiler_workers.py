@@ -176,3 +176,33 @@ def test_when_fork_fails_the_profile_is_made_with_the_workers_there_are(
     for a, b in zip(forked["columns"], threads["columns"], strict=True):
         assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}, a["name"]
     assert child_pids() == []
+
+
+def test_a_partial_streamed_in_pieces_comes_back_whole_and_an_error_cutting_in_is_raised() -> None:
+    import pickle
+    import threading
+
+    from csvprof.profiler.workers import _ERROR, _MESSAGE, _PART, _Child, _PartReader, _PartWriter
+
+    # Given a worker's result larger than a pipe holds, pickled into _PART messages from a thread
+    value = {"counts": np.arange(200_000), "name": "é" * 1000}
+    replies, outbox = os.pipe()
+    child = _Child(pid=0, requests=-1, replies=replies)
+    writer = threading.Thread(
+        target=lambda: pickle.dump(value, _PartWriter(outbox), protocol=pickle.HIGHEST_PROTOCOL)
+    )
+    writer.start()
+    # Then the parent's reader unpickles it whole
+    back = pickle.load(_PartReader(child))  # noqa: S301 - our own pickle
+    writer.join()
+    assert back["name"] == value["name"]
+    assert (back["counts"] == value["counts"]).all()
+    # Given a worker that fails after sending part of its result
+    os.write(outbox, _MESSAGE.pack(_PART, 4) + b"\x80\x05\x95\x00")
+    error = pickle.dumps(errors.EncodingError("the file is not valid UTF-8 text"))
+    os.write(outbox, _MESSAGE.pack(_ERROR, len(error)) + error)
+    # Then its error is raised with its code, not a broken pickle
+    with pytest.raises(errors.EncodingError):
+        pickle.load(_PartReader(child))  # noqa: S301
+    os.close(replies)
+    os.close(outbox)
