@@ -27,6 +27,7 @@ _SEED: Final = np.uint64(0xCBF29CE484222325)  # FNV-1a's offset basis
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 _Q: Final = np.uint64(0xD6E8FEB86659FD93)  # odd: the tail polynomial's base
 HEAD_WORDS: Final = 32  # words hashed one loop step at a time; the rest in one vectorized pass
+PADDED_COPY_BYTES: Final = 256 * 1024  # values spanning at most this are hashed from a padded copy
 
 
 def _mix(h: U64) -> U64:
@@ -144,6 +145,13 @@ def hash_strings(values: Any) -> U64:
     width = int(offsets[1] - offsets[0])
     if 0 < width <= 8 * HEAD_WORDS and _equal_widths(offsets, width):
         return _mix(_hash_fixed_width(data[offsets[0] : offsets[-1]].reshape(n, width)))
+    span = int(offsets[-1] - offsets[0])
+    if span <= PADDED_COPY_BYTES:
+        # Few bytes (a short batch): one zero-padded copy of them, hashed in one pass, costs less
+        # than a second pass over the values near the buffer's end (below).
+        padded = np.zeros((span + 16 + 7) // 8 * 8, np.uint8)
+        padded[:span] = data[offsets[0] : offsets[-1]]
+        return _mix(_hash_words(padded.view(np.uint64), offsets[:-1] - offsets[0], np.diff(offsets)))
     # Values ending in the buffer's last two words would read past it: offsets never decrease,
     # so those are a suffix, hashed from a zero-padded copy of their bytes.
     safe = int(np.searchsorted(offsets[1:], len(data) - len(data) % 8 - 16, side="right"))
