@@ -23,6 +23,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final, Protocol
 
+import pyarrow as pa
+
 from csvprof.errors import InternalError, TimeLimitExceeded
 from csvprof.profiler.parser import Parser
 from csvprof.profiler.partial import PartialProfile
@@ -67,6 +69,44 @@ def _parse_and_fold(part: PartialProfile, parser: Parser, chunk: list[memoryview
     columns = table.columns
     del table  # the columns are the only references left: each is freed once folded
     _fold(part, parser, columns, ragged, observe=True)
+
+
+def _joined(tables: list[Any]) -> list[Any]:
+    """Each column of `tables` (parsed chunks, in order) as one chunked column; a column read with a
+    dictionary in one chunk and plain in another (the parser changed its mind) is made plain."""
+    joined = []
+    for pieces in zip(*(table.columns for table in tables), strict=True):
+        chunks = [chunk for piece in pieces for chunk in piece.chunks]
+        if len({chunk.type for chunk in chunks}) > 1:
+            chunks = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in chunks]
+        joined.append(pa.chunked_array(chunks))
+    return joined
+
+
+class _Held:
+    """Parsed chunks a worker has not folded yet: on a file of many columns a chunk holds few rows,
+    and every column pays a fixed cost per fold, so a worker that finds the next chunk already
+    waiting parses it too and folds both at once (FOLD_ROWS, FOLD_CHUNKS)."""
+
+    def __init__(self) -> None:
+        self.tables: list[Any] = []
+        self.rows = 0
+        self.ragged = 0
+
+    def add(self, table: Any, ragged: int) -> None:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        self.ragged += ragged
+
+    def full(self) -> bool:
+        return self.rows >= FOLD_ROWS or len(self.tables) >= FOLD_CHUNKS
+
+    def fold(self, part: PartialProfile, parser: Parser) -> None:
+        tables, self.tables = self.tables, []
+        columns = tables[0].columns if len(tables) == 1 else _joined(tables)
+        del tables  # the columns are the only references left: each is freed once folded
+        _fold(part, parser, columns, self.ragged, observe=True)
+        self.rows = self.ragged = 0
 
 
 class ThreadWorkers:
@@ -125,6 +165,10 @@ _ERROR: Final = 2
 _PART: Final = 3
 _STOP: Final = -1
 SLOTS_PER_PROCESS: Final = 2  # one chunk folding, the next one waiting
+# A worker folds parsed chunks together while they hold fewer than FOLD_ROWS rows, at most
+# FOLD_CHUNKS of them (each parsed chunk held costs about its size in memory).
+FOLD_ROWS: Final = 16_384
+FOLD_CHUNKS: Final = 2
 _MAX_WAIT_S: Final = 24 * 3600.0  # select's timeout must stay finite
 
 
@@ -225,18 +269,31 @@ class _Child:
         self.result: PartialProfile | None = None  # that partial, until it is merged
 
 
+def _waiting(fd: int) -> bool:
+    """Whether a message is there to read now."""
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 def _serve(parser: Parser, part: PartialProfile, slots: list[mmap.mmap], inbox: int, outbox: int) -> None:
     """A worker process: fold the chunks it is sent, then send back its partial profile."""
     try:
+        held = _Held()
         while True:
+            if held.tables and (held.full() or not _waiting(inbox)):
+                held.fold(part, parser)
             try:
                 slot, length = _MESSAGE.unpack(_read_exact(inbox, _MESSAGE.size))
             except EOFError:
                 return  # the parent is gone: nobody wants the result
             if slot == _STOP:
                 break
-            _parse_and_fold(part, parser, [memoryview(slots[slot])[:length]])
+            held.add(*parser.parse(memoryview(slots[slot])[:length]))
+            if parser.arrow_block is None and held.rows < FOLD_ROWS:  # chunks will be folded in pairs
+                parser.arrow_block = length // 2
+            # The parsed table owns its memory: the slot can take the next chunk while this one folds.
             _write_all(outbox, _MESSAGE.pack(_DONE, slot))
+        if held.tables:
+            held.fold(part, parser)
         part.settle()
         _write_all(outbox, _MESSAGE.pack(_RESULT, 0))
         pickle.dump(part, _PartWriter(outbox), protocol=pickle.HIGHEST_PROTOCOL)
