@@ -239,7 +239,7 @@ def test_numbers_typed_by_cast_match_the_regexes(cells: list[str]) -> None:
 @given(
     st.lists(
         st.one_of(
-            st.sampled_from(["inf", "-Infinity", "NaN", "nan(7)", "+nan", "INF", "1e999", "-1e999", "1.5", "7"]),
+            st.sampled_from(["inf", "-Infinity", "NaN", "nan(7)", "+nan", "INF", "1e999", "-1e999", "1.5"]),
             st.text("0123456789+-.eEinftyaINFTYA (_", min_size=1, max_size=9),
         ),
         min_size=1,
