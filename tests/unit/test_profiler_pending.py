@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csvprof.contracts.profile import ColumnProfile
-from csvprof.profiler.columns import PENDING_VALUES, ColumnAccumulator
+from csvprof.profiler.columns import PENDING_VALUES, ColumnAccumulator, _repeated
 from csvprof.profiler.partial import ColumnBatch
 from csvprof.profiler.sketches import CountTable, FrequentValues, hash_strings
 
@@ -149,3 +149,20 @@ def test_a_pending_column_pickles_and_settles_alike(cells: list[str]) -> None:
     acc.update(batch.values, batch.counts, batch.hashes)
     copy = pickle.loads(pickle.dumps(acc))  # noqa: S301 - our own object
     assert copy.result(0, "c", "c") == acc.result(0, "c", "c")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-1e6, 1e6), st.integers(1, 5_000)), min_size=1, max_size=30),
+    st.integers(1, 700),
+)
+def test_values_repeated_for_the_sketch_come_in_bounded_pieces_of_the_same_sequence(
+    pairs: list[tuple[float, int]], block: int
+) -> None:
+    # A settled column's counts add up to its rows: the sketch gets them a block at a time.
+    x = np.array([v for v, _ in pairs])
+    w = np.array([c for _, c in pairs], dtype=np.int64)
+    pieces = list(_repeated(x, w, block))
+    assert np.array_equal(np.concatenate(pieces), np.repeat(x, w))
+    if w.max() > 1:
+        assert max(len(p) for p in pieces) <= block

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copyreg
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,6 +27,8 @@ TOP_K: Final = 10
 PENDING_VALUES: Final = 4096
 KLL_K: Final = 200
 HISTOGRAM_BINS: Final = 20
+# Values repeated for the KLL sketch at a time (_repeated).
+REPEAT_BLOCK: Final = 1 << 16
 # A column is `mixed` when no type family holds this share of the present values.
 MIXED_BELOW: Final = 0.95
 QUANTILES: Final = {
@@ -52,6 +55,28 @@ _BLANK_FIRST: Final = np.zeros(256, dtype=bool)
 _BLANK_FIRST[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 F64 = npt.NDArray[np.float64]
+
+
+def _repeated(x: F64, w: I64, block: int) -> Iterator[F64]:
+    """np.repeat(x, w) in consecutive pieces of at most `block` values (the KLL sketch has no weights).
+
+    A settled column's counts add up to every row it has seen: repeated at once, a column of a few
+    hundred distinct numbers would take 8 bytes a row.
+    """
+    if len(w) == 0 or w.max() == 1:
+        yield x
+        return
+    ends = np.cumsum(w)
+    total = int(ends[-1])
+    for start in range(0, total, block):
+        stop = min(start + block, total)
+        lo = int(np.searchsorted(ends, start, side="right"))  # the values that rows start..stop-1 repeat
+        hi = int(np.searchsorted(ends, stop - 1, side="right"))
+        counts = w[lo : hi + 1].copy()
+        counts[0] = min(int(ends[lo]), stop) - start
+        if hi > lo:
+            counts[-1] = stop - int(ends[hi] - w[hi])
+        yield np.repeat(x[lo : hi + 1], counts)
 
 
 def _prefix_key(text: str) -> np.uint64:
@@ -290,7 +315,8 @@ class ColumnAccumulator:
             x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
             w = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
             self.moments.update(x, w)
-            self.quantiles.update(x if w.max() == 1 else np.repeat(x, w))
+            for piece in _repeated(x, w, REPEAT_BLOCK):
+                self.quantiles.update(piece)
 
     def merge(self, other: ColumnAccumulator) -> None:
         self.settle()
