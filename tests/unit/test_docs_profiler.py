@@ -7,7 +7,7 @@ import re
 import pytest
 
 from csvprof.limits import MiB
-from csvprof.profiler import engine, parser, partial, system, workers
+from csvprof.profiler import columns, engine, parser, partial, sketches, system, workers
 from csvprof.profiler.dialect import MAX_PREAMBLE_LINES, MIN_SEQUENCE_CELLS, SNIFF_BYTES
 from tests.support.contracts import ROOT, validator
 
@@ -68,6 +68,10 @@ STATED = {
         f"share {STATE}: at most {COLUMN_MAX} and at least {COLUMN_MIN} per column and partial",
         f"Memory is read every {_size(engine.RSS_SAMPLE_BYTES)} of input",
         f"(mmap threshold {MMAP}, trim threshold {TRIM})",
+        f"would pass {columns.PENDING_VALUES:,} cells",
+        f"{sketches.CountTable.INDEX_BYTES} bytes a cell besides its text",
+        f"fewer than {workers.FOLD_ROWS:,} rows and at most {workers.FOLD_CHUNKS} chunks",
+        f"spanning at most {_size(sketches.PADDED_COPY_BYTES)}",
     ],
 }
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csvprof.profiler.partial import ColumnBatch
-from csvprof.profiler.sketches import group_hashes, hash_strings
+from csvprof.profiler.sketches import PADDED_COPY_BYTES, group_hashes, hash_strings
 
 
 def _as_counter(batch: ColumnBatch) -> Counter[str]:
@@ -76,6 +76,18 @@ def test_equal_width_values_hash_as_they_do_among_other_widths(width: int, texts
     fixed = hash_strings(pa.array(cells, pa.binary()))
     mixed = hash_strings(pa.array([*cells, b"x" * (width + 9)], pa.binary()))
     assert fixed.tolist() == mixed[:-1].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(string.printable + "\x00é", max_size=70), min_size=1, max_size=60))
+def test_a_short_batch_hashes_from_its_padded_copy_as_a_long_one_does_in_place(texts: list[str]) -> None:
+    # Under PADDED_COPY_BYTES the values are hashed from a zero-padded copy; embedded among
+    # enough others they are hashed in place, those near the buffer's end from a padded tail.
+    cells = [t.encode() for t in texts]
+    filler = [b"f" * 1000] * (PADDED_COPY_BYTES // 1000 + 1)
+    short = hash_strings(pa.array(cells, pa.binary()))
+    assert (hash_strings(pa.array([*filler, *cells], pa.binary()))[len(filler) :] == short).all()
+    assert (hash_strings(pa.array([*cells, *filler], pa.binary()))[: len(cells)] == short).all()
 
 
 def test_a_hash_collision_never_merges_two_values() -> None:

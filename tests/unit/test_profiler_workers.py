@@ -176,3 +176,83 @@ def test_when_fork_fails_the_profile_is_made_with_the_workers_there_are(
     for a, b in zip(forked["columns"], threads["columns"], strict=True):
         assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}, a["name"]
     assert child_pids() == []
+
+
+def test_a_partial_streamed_in_pieces_comes_back_whole_and_an_error_cutting_in_is_raised() -> None:
+    import pickle
+    import threading
+
+    from csvprof.profiler.workers import _ERROR, _MESSAGE, _PART, _Child, _PartReader, _PartWriter
+
+    # Given a worker's result larger than a pipe holds, pickled into _PART messages from a thread
+    value = {"counts": np.arange(200_000), "name": "é" * 1000}
+    replies, outbox = os.pipe()
+    child = _Child(pid=0, requests=-1, replies=replies)
+    writer = threading.Thread(
+        target=lambda: pickle.dump(value, _PartWriter(outbox), protocol=pickle.HIGHEST_PROTOCOL)
+    )
+    writer.start()
+    # Then the parent's reader unpickles it whole
+    back = pickle.load(_PartReader(child))  # noqa: S301 - our own pickle
+    writer.join()
+    assert back["name"] == value["name"]
+    assert (back["counts"] == value["counts"]).all()
+    # Given a worker that fails after sending part of its result
+    os.write(outbox, _MESSAGE.pack(_PART, 4) + b"\x80\x05\x95\x00")
+    error = pickle.dumps(errors.EncodingError("the file is not valid UTF-8 text"))
+    os.write(outbox, _MESSAGE.pack(_ERROR, len(error)) + error)
+    # Then its error is raised with its code, not a broken pickle
+    with pytest.raises(errors.EncodingError):
+        pickle.load(_PartReader(child))  # noqa: S301
+    os.close(replies)
+    os.close(outbox)
+
+
+def test_chunks_folded_in_pairs_and_parsed_in_halves_match_threads_even_with_a_row_past_a_half() -> None:
+    # Few rows a chunk: the workers fold two parsed chunks at once, each parsed in two Arrow
+    # blocks; one row is longer than such a half (not than a chunk): Arrow carries it across.
+    rows = [f"{i},{'long ' * 9_000 if i == 7_000 else 'w' * (i % 50)},{i % 7}" for i in range(30_000)]
+    data = ("n,text,k\n" + "\n".join(rows) + "\n").encode()
+    block = 64 * 1024
+    forked = ArrowProfileEngine(block_size=block, workers=2, processes=True)
+    single = ArrowProfileEngine(block_size=block, workers=1, processes=False)
+    a = forked.profile(io.BytesIO(data), size=len(data), budget=budget()).to_dict()
+    b = single.profile(io.BytesIO(data), size=len(data), budget=budget()).to_dict()
+    assert a["dataset"]["rows"] == b["dataset"]["rows"] == 30_000
+    for x, y in zip(a["columns"], b["columns"], strict=True):
+        assert {k: x[k] for k in EXACT} == {k: y[k] for k in EXACT}, x["name"]
+    assert a["columns"][1]["length"]["max"] == 45_000
+    assert child_pids() == []
+
+
+def test_a_joint_fold_of_parsed_chunks_is_the_fold_of_each() -> None:
+    from csvprof.profiler.dialect import sniff
+    from csvprof.profiler.parser import Parser
+    from csvprof.profiler.partial import PartialProfile
+    from csvprof.profiler.workers import _Held
+
+    # Given two chunks of a file, the second parsed with "v" plain (the parser changed its mind)
+    head = b"id,v,k\n"
+    first = b"".join(f"{i},{'ab'[i % 2]},{i % 3}\n".encode() for i in range(500))
+    second = b"".join(f"{i},u{i},{i % 5}\n".encode() for i in range(500, 1_200))
+    parser = Parser(sniff(head + first, False), budget().limits, 1 << 20)
+    parser.names = ["id", "v", "k"]
+    tables = [parser.parse(first)[0]]
+    parser.plain = [False, True, False]
+    tables.append(parser.parse(second)[0])
+    assert tables[0].schema != tables[1].schema
+    # When they are folded at once, and one by one
+    joint, each = PartialProfile(3, 1 << 20), PartialProfile(3, 1 << 20)
+    held = _Held()
+    for table in tables:
+        held.add(table, 0)
+        each.update(table.columns, 0)
+    held.fold(joint, parser)
+    # Then the partials agree
+    assert joint.rows == each.rows == 1_200
+    for a, b in zip(joint.columns, each.columns, strict=True):
+        x, y = a.result(0, "c", "c"), b.result(0, "c", "c")
+        assert {k: getattr(x, k) for k in (*EXACT, "top_values")} == {
+            k: getattr(y, k) for k in (*EXACT, "top_values")
+        }
+        assert x.mean == pytest.approx(y.mean)

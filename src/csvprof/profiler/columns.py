@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copyreg
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -16,13 +17,18 @@ import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
 from csvprof.contracts.profile import Bin, ColumnProfile, Distinct, Histogram, Length, Quantiles, TopValue
-from csvprof.profiler.sketches import FrequentValues
+from csvprof.profiler.sketches import CountTable, FrequentValues
 from csvprof.profiler.types import NULL_MARKERS, TYPE_NAMES, ByteView, classify
 from csvprof.profiler.words import I64, U64
 
 TOP_K: Final = 10
+# A column is only counted (ColumnAccumulator.pending) while it has at most this many distinct cells:
+# past it, a column's cells mostly differ from chunk to chunk, and its table would cost memory for little.
+PENDING_VALUES: Final = 4096
 KLL_K: Final = 200
 HISTOGRAM_BINS: Final = 20
+# Values repeated for the KLL sketch at a time (_repeated).
+REPEAT_BLOCK: Final = 1 << 16
 # A column is `mixed` when no type family holds this share of the present values.
 MIXED_BELOW: Final = 0.95
 QUANTILES: Final = {
@@ -49,6 +55,28 @@ _BLANK_FIRST: Final = np.zeros(256, dtype=bool)
 _BLANK_FIRST[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 F64 = npt.NDArray[np.float64]
+
+
+def _repeated(x: F64, w: I64, block: int) -> Iterator[F64]:
+    """np.repeat(x, w) in consecutive pieces of at most `block` values (the KLL sketch has no weights).
+
+    A settled column's counts add up to every row it has seen: repeated at once, a column of a few
+    hundred distinct numbers would take 8 bytes a row.
+    """
+    if len(w) == 0 or w.max() == 1:
+        yield x
+        return
+    ends = np.cumsum(w)
+    total = int(ends[-1])
+    for start in range(0, total, block):
+        stop = min(start + block, total)
+        lo = int(np.searchsorted(ends, start, side="right"))  # the values that rows start..stop-1 repeat
+        hi = int(np.searchsorted(ends, stop - 1, side="right"))
+        counts = w[lo : hi + 1].copy()
+        counts[0] = min(int(ends[lo]), stop) - start
+        if hi > lo:
+            counts[-1] = stop - int(ends[hi] - w[hi])
+        yield np.repeat(x[lo : hi + 1], counts)
 
 
 def _prefix_key(text: str) -> np.uint64:
@@ -173,17 +201,40 @@ class ColumnAccumulator:
     moments: Moments = field(default_factory=Moments)
     quantiles: Any = field(default_factory=lambda: kll_doubles_sketch(KLL_K))
     frequent: FrequentValues = field(default_factory=FrequentValues)
+    # Raw cells counted but not yet looked at; None once the column is worked out batch by batch.
+    pending: CountTable | None = field(default_factory=CountTable)
 
     def update(self, values: Any, counts: I64 | None = None, hashes: U64 | None = None) -> None:
         """Fold in one batch: distinct raw cells `values` (pa.StringArray) seen `counts` times.
 
-        Without counts, `values` are raw cells and are counted here.
+        Without counts, `values` are raw cells and are counted here. With their `hashes`, batches
+        are only counted (`pending`) while the column's distinct cells fit the exact value counts:
+        every statistic of those cells is a function of (cell, count), so `settle` works them out
+        once, instead of once per chunk. A column that outgrows the table is settled and worked
+        out batch by batch from then on: at the latest where `frequent` would stop being exact.
         """
         if counts is None:
             encoded = pc.dictionary_encode(values)
             values = encoded.dictionary
             counts = np.bincount(encoded.indices.to_numpy(), minlength=len(values)).astype(np.int64)
             hashes = None
+        pending = self.pending
+        if pending is not None and hashes is not None:
+            # The raw cells include nulls and blanks and the table counts its index too, so it fills
+            # no later than `frequent` would stop being exact.
+            limit = min(PENDING_VALUES, self.frequent.exact_limit)
+            if pending.add(values, counts, hashes, limit, self.frequent.max_bytes):
+                return
+        self.settle()
+        self._count(values, counts, hashes)
+
+    def settle(self) -> None:
+        """Work out the statistics of the cells counted but not yet looked at; batch by batch from here on."""
+        pending, self.pending = self.pending, None
+        if pending is not None and len(pending):
+            self._count(pending.values, pending.counts, pending.hashes())
+
+    def _count(self, values: Any, counts: I64, hashes: U64 | None) -> None:
         present = self._drop_absent(values, counts, hashes)
         if present is not None:
             values, counts, hashes, view = present
@@ -264,9 +315,12 @@ class ColumnAccumulator:
             x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
             w = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
             self.moments.update(x, w)
-            self.quantiles.update(x if w.max() == 1 else np.repeat(x, w))
+            for piece in _repeated(x, w, REPEAT_BLOCK):
+                self.quantiles.update(piece)
 
     def merge(self, other: ColumnAccumulator) -> None:
+        self.settle()
+        other.settle()
         self.null_count += other.null_count
         self.empty_count += other.empty_count
         for name, n in other.type_counts.items():
@@ -357,6 +411,7 @@ class ColumnAccumulator:
 
     def result(self, index: int, name: str, original_name: str | None) -> ColumnProfile:
         """The column's part of the profile (`columns[]`)."""
+        self.settle()
         kind = self.inferred_type()
         lo, hi = self._min_max(kind)
         numeric = kind in ("integer", "decimal")

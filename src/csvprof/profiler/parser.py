@@ -73,6 +73,10 @@ class Parser:
         # Columns read as plain text rather than dictionary-encoded; follows the data (observe).
         # Threads parse while others observe: a list of bools is read and written atomically.
         self.plain: list[bool] = []
+        # Arrow parses a chunk in blocks of this many bytes; None: the whole chunk is one block.
+        # A worker that holds parsed chunks for a joint fold (workers._Held) parses in halves:
+        # Arrow's parse takes several times its block in memory, while the parsed table is small.
+        self.arrow_block: int | None = None
 
     def observe(self, distinct_shares: list[float]) -> None:
         """Read mostly-distinct columns plain (a dictionary of unique values is wasted work)."""
@@ -105,8 +109,10 @@ class Parser:
         ragged = _RaggedRows()
         names = self.names
         n_types = len(names) if names is not None else self.limits.max_columns + 1
+        whole = len(chunk) + 1
         read_options = pacsv.ReadOptions(
-            block_size=max(len(chunk) + 1, 1 << 16),  # the whole chunk is one parser block
+            # Arrow carries a row longer than its block into the next one.
+            block_size=max(min(self.arrow_block or whole, whole), 1 << 16),
             use_threads=False,  # parallelism is across chunks
             column_names=names,
             autogenerate_column_names=names is None,

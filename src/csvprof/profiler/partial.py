@@ -72,6 +72,12 @@ class PartialProfile:
         self.distinct_rows.update(row_hash)
         return shares
 
+    def settle(self) -> None:
+        """Work out every column's counted cells now (ColumnAccumulator.settle): a worker does it
+        before it sends its partial, so the work is shared out rather than left to the merge."""
+        for acc in self.columns:
+            acc.settle()
+
     def merge(self, other: PartialProfile) -> None:
         for mine, theirs in zip(self.columns, other.columns, strict=True):
             mine.merge(theirs)

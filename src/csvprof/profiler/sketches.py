@@ -27,6 +27,7 @@ _SEED: Final = np.uint64(0xCBF29CE484222325)  # FNV-1a's offset basis
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 _Q: Final = np.uint64(0xD6E8FEB86659FD93)  # odd: the tail polynomial's base
 HEAD_WORDS: Final = 32  # words hashed one loop step at a time; the rest in one vectorized pass
+PADDED_COPY_BYTES: Final = 256 * 1024  # values spanning at most this are hashed from a padded copy
 
 
 def _mix(h: U64) -> U64:
@@ -61,13 +62,13 @@ def _hash_words(words: npt.NDArray[np.uint64], starts: I64, lengths: I64) -> U64
     q = (starts >> 3) + 1
     shift = ((starts & 7) * 8).astype(np.uint64)
     back = np.uint64(64) - shift
-    low = words[q - 1] if top else np.zeros(0, np.uint64)
+    low = words.take(q - 1) if top else np.zeros(0, np.uint64)
     h = np.full(n, _SEED, dtype=np.uint64)
     with np.errstate(over="ignore"):
         lo = 0
         for k in range(top):
             low, lo = low[bounds[k] - lo :], bounds[k]
-            high = words[q[lo:]]
+            high = words.take(q[lo:])  # take: faster than fancy indexing
             q[lo:] += 1
             w = (low >> shift[lo:]) | (high << back[lo:])
             low = high
@@ -144,6 +145,13 @@ def hash_strings(values: Any) -> U64:
     width = int(offsets[1] - offsets[0])
     if 0 < width <= 8 * HEAD_WORDS and _equal_widths(offsets, width):
         return _mix(_hash_fixed_width(data[offsets[0] : offsets[-1]].reshape(n, width)))
+    span = int(offsets[-1] - offsets[0])
+    if span <= PADDED_COPY_BYTES:
+        # Few bytes (a short batch): one zero-padded copy of them, hashed in one pass, costs less
+        # than a second pass over the values near the buffer's end (below).
+        padded = np.zeros((span + 16 + 7) // 8 * 8, np.uint8)
+        padded[:span] = data[offsets[0] : offsets[-1]]
+        return _mix(_hash_words(padded.view(np.uint64), offsets[:-1] - offsets[0], np.diff(offsets)))
     # Values ending in the buffer's last two words would read past it: offsets never decrease,
     # so those are a suffix, hashed from a zero-padded copy of their bytes.
     safe = int(np.searchsorted(offsets[1:], len(data) - len(data) % 8 - 16, side="right"))
@@ -328,6 +336,95 @@ class HashDistinct:
 
     def estimate(self) -> int:
         return self.hll.estimate() if self.hll is not None else len(self.hashes)
+
+
+def _data_bytes(values: Any) -> int:
+    """Bytes of text a pa.StringArray's values hold (its offsets' span)."""
+    if len(values) == 0:
+        return 0
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+    return int(offsets[values.offset + len(values)] - offsets[values.offset])
+
+
+def text_nbytes_bound(n: int, data_bytes: int) -> int:
+    """At least `pa.Array.nbytes` of n strings holding `data_bytes` of text (offsets, a validity bitmap)."""
+    return data_bytes + 4 * (n + 1) + (n + 7) // 8
+
+
+class CountTable:
+    """Distinct values and their counts, found again by their 64-bit hashes, each match checked byte for byte.
+
+    A column's values that recur chunk after chunk (categories, flags, dates) are counted here, and
+    everything else about them is worked out once from the table (ColumnAccumulator.settle), not per
+    chunk. One binary search in the sorted hashes finds a batch's values: cheaper than `index_in`,
+    which builds a hash table of its value set on every call.
+    """
+
+    __slots__ = ("counts", "data_bytes", "order", "sorted", "values")
+    # Bytes per value besides its text: its count, its sorted hash and that hash's position.
+    INDEX_BYTES: Final = 8 + 8 + 4
+
+    def __init__(self) -> None:
+        self.values: Any = pa.array([], type=pa.string())
+        self.counts: I64 = np.zeros(0, np.int64)
+        self.sorted: U64 = np.zeros(0, np.uint64)  # the values' hashes in ascending order
+        self.order: npt.NDArray[np.int32] = np.zeros(0, np.int32)  # where in `values` each sorted hash is
+        self.data_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def nbytes(self, n: int, data_bytes: int) -> int:
+        """At least the memory of a table of n values holding `data_bytes` of text."""
+        return text_nbytes_bound(n, data_bytes) + n * self.INDEX_BYTES
+
+    def hashes(self) -> U64:
+        """Each value's hash, in the order of `values`."""
+        out = np.empty(len(self.sorted), np.uint64)
+        out[self.order] = self.sorted
+        return out
+
+    def add(self, values: Any, counts: I64, hashes: U64, max_values: int, max_bytes: int) -> bool:
+        """Count in distinct `values` (a pa.StringArray) seen `counts` times, with their `hashes`.
+
+        False, leaving the table as it was, when the table would then hold more than `max_values`
+        values or take more than `max_bytes` (`nbytes`), or when a value shares its hash with
+        another one: the caller counts such a batch another way.
+        """
+        n = len(self.sorted)
+        if n:
+            pos = np.searchsorted(self.sorted, hashes)
+            np.minimum(pos, n - 1, out=pos)
+            found = self.sorted[pos] == hashes
+            at = self.order[pos[found]]
+        else:
+            found, at = np.zeros(len(hashes), dtype=bool), np.zeros(0, np.int32)
+        fresh_n = len(values) - len(at)
+        fresh_values: Any = None
+        fresh_bytes = 0
+        if fresh_n:
+            fresh_values = values if len(at) == 0 else values.filter(pa.array(~found))
+            fresh_bytes = _data_bytes(fresh_values)
+            size = self.nbytes(n + fresh_n, self.data_bytes + fresh_bytes)
+            if n + fresh_n > max_values or size > max_bytes:
+                return False
+        if len(at):
+            matched = values if fresh_n == 0 else values.filter(pa.array(found))
+            if not pc.all(pc.equal(self.values.take(pa.array(at)), matched)).as_py():
+                return False  # a 64-bit collision
+            self.counts[at] += counts[found]  # distinct values, distinct hashes: no index repeats
+        if fresh_n:
+            fresh = ~found
+            fresh_hashes = hashes[fresh]
+            rank = np.argsort(fresh_hashes, kind="stable")
+            ranked = fresh_hashes[rank]
+            slot = np.searchsorted(self.sorted, ranked)
+            self.sorted = np.insert(self.sorted, slot, ranked)
+            self.order = np.insert(self.order, slot, (n + rank).astype(np.int32))
+            self.values = pa.concat_arrays([self.values, fresh_values]) if n else fresh_values
+            self.counts = np.concatenate([self.counts, counts[fresh]])
+            self.data_bytes += fresh_bytes
+        return True
 
 
 class FrequentValues:

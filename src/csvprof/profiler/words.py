@@ -36,5 +36,5 @@ def word_at(words: npt.NDArray[np.uint64], pos: I64) -> U64:
     """
     q = pos >> 3
     shift = ((pos & 7) * 8).astype(np.uint64)
-    word: U64 = (words[q] >> shift) | (words[q + 1] << (np.uint64(64) - shift))
+    word: U64 = (words.take(q) >> shift) | (words.take(q + 1) << (np.uint64(64) - shift))
     return word

@@ -9,6 +9,7 @@ between them, so threads queue on the GIL, and processes profile a file faster.
 from __future__ import annotations
 
 import contextlib
+import gc
 import mmap
 import os
 import pickle
@@ -21,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final, Protocol
+
+import pyarrow as pa
 
 from csvprof.errors import InternalError, TimeLimitExceeded
 from csvprof.profiler.parser import Parser
@@ -66,6 +69,44 @@ def _parse_and_fold(part: PartialProfile, parser: Parser, chunk: list[memoryview
     columns = table.columns
     del table  # the columns are the only references left: each is freed once folded
     _fold(part, parser, columns, ragged, observe=True)
+
+
+def _joined(tables: list[Any]) -> list[Any]:
+    """Each column of `tables` (parsed chunks, in order) as one chunked column; a column read with a
+    dictionary in one chunk and plain in another (the parser changed its mind) is made plain."""
+    joined = []
+    for pieces in zip(*(table.columns for table in tables), strict=True):
+        chunks = [chunk for piece in pieces for chunk in piece.chunks]
+        if len({chunk.type for chunk in chunks}) > 1:
+            chunks = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in chunks]
+        joined.append(pa.chunked_array(chunks))
+    return joined
+
+
+class _Held:
+    """Parsed chunks a worker has not folded yet: on a file of many columns a chunk holds few rows,
+    and every column pays a fixed cost per fold, so a worker that finds the next chunk already
+    waiting parses it too and folds both at once (FOLD_ROWS, FOLD_CHUNKS)."""
+
+    def __init__(self) -> None:
+        self.tables: list[Any] = []
+        self.rows = 0
+        self.ragged = 0
+
+    def add(self, table: Any, ragged: int) -> None:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        self.ragged += ragged
+
+    def full(self) -> bool:
+        return self.rows >= FOLD_ROWS or len(self.tables) >= FOLD_CHUNKS
+
+    def fold(self, part: PartialProfile, parser: Parser) -> None:
+        tables, self.tables = self.tables, []
+        columns = tables[0].columns if len(tables) == 1 else _joined(tables)
+        del tables  # the columns are the only references left: each is freed once folded
+        _fold(part, parser, columns, self.ragged, observe=True)
+        self.rows = self.ragged = 0
 
 
 class ThreadWorkers:
@@ -115,13 +156,19 @@ class ThreadWorkers:
 
 
 # Messages on the pipes: two little-endian int64s. To a child: (slot, length), or (-1, 0) to
-# finish. From a child: (_DONE, slot), or (_RESULT | _ERROR, n) followed by n pickled bytes.
+# finish. From a child: (_DONE, slot); (_ERROR, n) followed by n pickled bytes; or (_RESULT, 0)
+# followed by its pickled partial in pieces, each (_PART, n) and n bytes (an _ERROR may cut in).
 _MESSAGE: Final = struct.Struct("<qq")
 _DONE: Final = 0
 _RESULT: Final = 1
 _ERROR: Final = 2
+_PART: Final = 3
 _STOP: Final = -1
 SLOTS_PER_PROCESS: Final = 2  # one chunk folding, the next one waiting
+# A worker folds parsed chunks together while they hold fewer than FOLD_ROWS rows, at most
+# FOLD_CHUNKS of them (each parsed chunk held costs about its size in memory).
+FOLD_ROWS: Final = 16_384
+FOLD_CHUNKS: Final = 2
 _MAX_WAIT_S: Final = 24 * 3600.0  # select's timeout must stay finite
 
 
@@ -136,7 +183,7 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -161,31 +208,95 @@ def _receive(child: _Child, n: int) -> Any:
     return pickle.loads(_read(child, n))  # noqa: S301
 
 
+class _PartWriter:
+    """A file to pickle into that sends what it is given as _PART messages: the partial is never
+    held whole as bytes, in the worker or in the parent."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes | memoryview | pickle.PickleBuffer) -> int:
+        view = memoryview(data).cast("B")  # protocol 5 hands large buffers over as PickleBuffers
+        _write_all(self._fd, _MESSAGE.pack(_PART, len(view)))
+        _write_all(self._fd, view)
+        return len(view)
+
+
+class _PartReader:
+    """The file a worker's _PART messages make, for pickle.load; raises the worker's error if one cuts in."""
+
+    def __init__(self, child: _Child) -> None:
+        self._child = child
+        self._left = 0  # bytes of the current part not read yet
+
+    def _next_part(self) -> None:
+        kind, n = _MESSAGE.unpack(_read(self._child, _MESSAGE.size))
+        if kind == _ERROR:
+            raise _receive(self._child, n)
+        if kind != _PART:
+            raise InternalError(f"worker process {self._child.pid} sent message {kind} inside its result")
+        self._left = n
+
+    def read(self, n: int = -1) -> bytes:
+        parts: list[bytes] = []
+        while n:
+            if not self._left:
+                self._next_part()
+            take = self._left if n < 0 else min(n, self._left)
+            parts.append(_read(self._child, take))
+            self._left -= take
+            n = 0 if n < 0 else n - take
+        return b"".join(parts)
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self) -> bytes:  # pickle.load needs one; binary protocols never call it
+        raise InternalError("a worker's result is a binary pickle")
+
+
 class _Child:
-    __slots__ = ("outstanding", "pid", "replies", "requests", "result")
+    __slots__ = ("finished", "outstanding", "pid", "replies", "requests", "result")
 
     def __init__(self, pid: int, requests: int, replies: int) -> None:
         self.pid = pid
         self.requests = requests  # we write chunk slots here
         self.replies = replies  # and read what the child did here
         self.outstanding = 0
-        self.result: PartialProfile | None = None
+        self.finished = False  # its partial came back
+        self.result: PartialProfile | None = None  # that partial, until it is merged
+
+
+def _waiting(fd: int) -> bool:
+    """Whether a message is there to read now."""
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def _serve(parser: Parser, part: PartialProfile, slots: list[mmap.mmap], inbox: int, outbox: int) -> None:
     """A worker process: fold the chunks it is sent, then send back its partial profile."""
     try:
+        held = _Held()
         while True:
+            if held.tables and (held.full() or not _waiting(inbox)):
+                held.fold(part, parser)
             try:
                 slot, length = _MESSAGE.unpack(_read_exact(inbox, _MESSAGE.size))
             except EOFError:
                 return  # the parent is gone: nobody wants the result
             if slot == _STOP:
                 break
-            _parse_and_fold(part, parser, [memoryview(slots[slot])[:length]])
+            held.add(*parser.parse(memoryview(slots[slot])[:length]))
+            if parser.arrow_block is None and held.rows < FOLD_ROWS:  # chunks will be folded in pairs
+                parser.arrow_block = length // 2
+            # The parsed table owns its memory: the slot can take the next chunk while this one folds.
             _write_all(outbox, _MESSAGE.pack(_DONE, slot))
-        payload = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(outbox, _MESSAGE.pack(_RESULT, len(payload)) + payload)
+        if held.tables:
+            held.fold(part, parser)
+        part.settle()
+        _write_all(outbox, _MESSAGE.pack(_RESULT, 0))
+        pickle.dump(part, _PartWriter(outbox), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - any failure goes to the parent, which raises it
         try:
             payload = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
@@ -275,9 +386,16 @@ class ForkWorkers:
             return [self._own]
         for child in self._children:
             _request(child, _STOP, 0)
-        while any(child.result is None for child in self._children):
+        # This process would wait idle while the workers fold their last chunks: it settles its own
+        # partial meanwhile, and merges each worker's partial as it comes.
+        self._own.settle()
+        while any(not child.finished for child in self._children):
             self._collect()
-        return [self._own, *(child.result for child in self._children if child.result is not None)]
+            for child in self._children:
+                if child.result is not None:
+                    self._own.merge(child.result)
+                    child.result = None
+        return [self._own]
 
     def close(self) -> None:
         for child in self._children:
@@ -290,6 +408,16 @@ class ForkWorkers:
         self._slots = []  # unmapped once no chunk view refers to them
 
     def _start(self) -> None:
+        # A collection in a child walks every object it inherited and writes their headers, which
+        # copies each page of them: frozen objects are skipped, so the children share those pages.
+        gc.freeze()
+        try:
+            self._fork()
+        finally:
+            gc.unfreeze()
+        self._inline = not self._children  # with none at all, this process folds every chunk
+
+    def _fork(self) -> None:
         for _ in range(self._processes):
             inbox, requests = os.pipe()
             replies, outbox = os.pipe()
@@ -313,7 +441,6 @@ class ForkWorkers:
             os.close(inbox)
             os.close(outbox)
             self._children.append(_Child(pid, requests, replies))
-        self._inline = not self._children  # with none at all, this process folds every chunk
 
     def _dispatch(self, chunk: memoryview) -> None:
         if not self._inline:
@@ -340,7 +467,7 @@ class ForkWorkers:
 
     def _collect(self) -> None:
         """Wait for the workers' messages (a finished chunk frees its slot); raise their errors."""
-        waiting = [child for child in self._children if child.result is None]
+        waiting = [child for child in self._children if not child.finished]
         # Never block past the time budget: a worker that hangs must still end in a status.
         timeout = min(max(0.0, self._wait_s()), _MAX_WAIT_S)
         ready, _, _ = select.select([child.replies for child in waiting], [], [], timeout)
@@ -354,6 +481,8 @@ class ForkWorkers:
                 child.outstanding -= 1
                 self._free.append(n)
             elif kind == _RESULT:
-                child.result = _receive(child, n)
+                # Pickles from our own forked child, through a pipe only the two of us hold.
+                child.result = pickle.load(_PartReader(child))  # noqa: S301
+                child.finished = True
             else:
                 raise _receive(child, n)
