@@ -53,13 +53,21 @@ def two_versions() -> Iterator[tuple[LocalRuntime, Release]]:
             yield running, release
 
 
-def claims(http: HttpApi, count: int) -> set[tuple[str, str]]:
-    """(route, version) of the claims of `count` new datasets, each profiled READY."""
-    found = set()
-    for dataset_id in [http.upload(CSV).json()["dataset_id"] for _ in range(count)]:
+def claims(http: HttpApi, expected: set[tuple[str, str]], limit: int = 48) -> set[tuple[str, str]]:
+    """(route, version) of the claims of new datasets, each profiled READY, until they make `expected`.
+
+    Routing is by a hash of a random id: at weight 50 a fixed dozen missed a colour about once in
+    2,000 runs (it did in CI); uploading until both are seen, up to `limit`, misses once in 2^47.
+    Any (route, version) outside `expected` ends the loop, and the caller's equality fails.
+    """
+    found: set[tuple[str, str]] = set()
+    for _ in range(limit):
+        dataset_id = http.upload(CSV).json()["dataset_id"]
         meta = http.wait_terminal(dataset_id, timeout_s=30)
         assert meta["status"] == "READY", meta.get("error")
         found |= {(claim["route"], claim["version"]) for claim in meta["claims"]}
+        if found == expected or not found <= expected:
+            break
     return found
 
 
@@ -68,8 +76,8 @@ def test_each_colour_runs_its_own_version_and_point_repoints_one(
 ) -> None:
     running, release = two_versions
     http = HttpApi(running.api_url)
-    # 12 ids at weight 50: both colours get some (a miss has odds 2 x 2^-12).
-    assert claims(http, 12) == {("blue", "1"), ("green", "2")}
+    # At weight 50 both colours get some.
+    assert claims(http, {("blue", "1"), ("green", "2")}) == {("blue", "1"), ("green", "2")}
     assert {arn.rsplit(":", 1)[-1] for arn, _ in release.invoked} == {"blue", "green"}
     assert all(
         version == {"blue": "1", "green": "2"}[arn.rsplit(":", 1)[-1]] for arn, version in release.invoked
@@ -78,7 +86,7 @@ def test_each_colour_runs_its_own_version_and_point_repoints_one(
     # UpdateAlias green -> version 3: later deliveries on green run it; blue is untouched.
     running.point("green", release.version(), "3")
     assert (running.worker_version("blue"), running.worker_version("green")) == ("1", "3")
-    assert claims(http, 12) == {("blue", "1"), ("green", "3")}
+    assert claims(http, {("blue", "1"), ("green", "3")}) == {("blue", "1"), ("green", "3")}
 
 
 def test_one_worker_handler_still_serves_both_queues() -> None:
@@ -86,5 +94,6 @@ def test_one_worker_handler_still_serves_both_queues() -> None:
         release = Release(stack)
         handlers = (api.make_handler(stack.settings, stack.session), release.version())
         with LocalRuntime(stack, *handlers) as running:
-            found = claims(HttpApi(running.api_url), 12)
-    assert found == {("blue", "$LATEST"), ("green", "$LATEST")}
+            expected = {("blue", "$LATEST"), ("green", "$LATEST")}
+            found = claims(HttpApi(running.api_url), expected)
+    assert found == expected
