@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,17 +104,19 @@ def wide(columns: int, column: ColumnProfile, profile: Profile) -> Profile:
     return replace(profile, columns=many, dataset=replace(profile.dataset, columns=columns))
 
 
-def test_two_thousand_columns_render_under_5_mb_in_under_a_second() -> None:
-    profile = profile_of()
-    full = max(profile.columns, key=lambda c: len(render(replace(profile, columns=(c,)))))
-    big = wide(2000, full, profile)
-    started = time.perf_counter()
-    page = render(big)
-    took = time.perf_counter() - started
-    print(f"2,000 columns: {len(page.encode()):,} bytes in {took * 1000:.0f} ms")
+def test_two_thousand_columns_render_under_5_mb() -> None:
+    """Its render time is a benchmark: tests/perf/test_report_bench.py."""
+    page = render(two_thousand_columns())
+    print(f"2,000 columns: {len(page.encode()):,} bytes")
     assert len(cards(page)) == 2000
     assert len(page.encode()) < MAX_REPORT_BYTES
-    assert took < 1.0
+
+
+def two_thousand_columns() -> Profile:
+    """A profile of 2,000 copies of the sample's fullest column (the largest card)."""
+    profile = profile_of()
+    full = max(profile.columns, key=lambda c: len(render(replace(profile, columns=(c,)))))
+    return wide(2000, full, profile)
 
 
 def test_hostile_long_values_in_every_column_stay_under_the_bound() -> None:
