@@ -38,16 +38,17 @@ SAMPLE_ENV = "CSVPROF_PROBE_SAMPLE_S"
 SAMPLE_S = float(os.environ.get(SAMPLE_ENV, "0.1"))
 
 
-class TreeMemory:
-    """Samples this process's RSS plus its children's private memory in a thread, keeping the peak."""
+class PeakSampler:
+    """Calls `measure()` (MB) every `interval_s` in a thread, keeping the peak; interval 0: no sampling."""
 
-    def __init__(self) -> None:
+    def __init__(self, measure: Callable[[], float], interval_s: float) -> None:
         self.peak_mb = 0.0
+        self._measure, self._interval_s = measure, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> TreeMemory:
-        if SAMPLE_S > 0:
+    def __enter__(self) -> PeakSampler:
+        if self._interval_s > 0:
             self._thread.start()
         return self
 
@@ -57,10 +58,15 @@ class TreeMemory:
             self._thread.join()
 
     def _run(self) -> None:
-        from csvprof.profiler.system import child_pids, rss_mb
+        while not self._stop.wait(self._interval_s):
+            self.peak_mb = max(self.peak_mb, self._measure())
 
-        while not self._stop.wait(SAMPLE_S):
-            self.peak_mb = max(self.peak_mb, rss_mb(child_pids()))
+
+def tree_memory() -> PeakSampler:
+    """This process's RSS plus its children's private memory, every SAMPLE_S."""
+    from csvprof.profiler.system import child_pids, rss_mb
+
+    return PeakSampler(lambda: rss_mb(child_pids()), SAMPLE_S)
 
 
 def run_csvprof(path: Path, workers: int | None, ragged: bool) -> dict[str, Any]:
@@ -71,7 +77,7 @@ def run_csvprof(path: Path, workers: int | None, ragged: bool) -> dict[str, Any]
     tune_process()  # as the worker Lambda and the CLI do when they start; before the clock
     engine = ArrowProfileEngine(workers=workers)
     seen = {"workers": engine.workers, "available_cpus": available_cpus(), "cpu_quota": cpu_quota()}
-    with TreeMemory() as tree:
+    with tree_memory() as tree:
         started = time.perf_counter()
         try:
             with path.open("rb") as f:

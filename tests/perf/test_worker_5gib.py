@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -47,6 +46,7 @@ from tests.e2e_localstack.aws import REGION, LocalStack
 from tests.perf.cgroup import LAMBDA_CPUS, CgroupUnavailable, ProbeCgroup
 from tests.perf.conftest import ROOT, record
 from tests.perf.matrix import SEED
+from tests.perf.probe import PeakSampler
 
 OPT_IN_ENV = "CSVPROF_PERF_5G"
 pytestmark = [
@@ -140,30 +140,16 @@ def settings(localstack: LocalStack) -> Iterator[Settings]:
         events.delete_event_bus(Name=name)
 
 
-class EmulatorMemory:
+def emulator_memory(pid: int | None) -> PeakSampler:
     """The emulator's resident memory, sampled every second while the worker runs (when we started it)."""
 
-    def __init__(self, pid: int | None) -> None:
-        self.pid, self.peak_mb = pid, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def vm_rss_mb() -> float:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
 
-    def __enter__(self) -> EmulatorMemory:
-        if self.pid is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        status = Path(f"/proc/{self.pid}/status")
-        while not self._stop.wait(1.0):
-            for line in status.read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+    return PeakSampler(vm_rss_mb, 1.0 if pid is not None else 0.0)
 
 
 def test_5gib_through_the_worker_lambda_shaped(
@@ -218,7 +204,7 @@ def test_5gib_through_the_worker_lambda_shaped(
                 preexec_fn=cgroup.join,
             )
 
-        with EmulatorMemory(emulator_pid) as emulator:
+        with emulator_memory(emulator_pid) as emulator:
             done = benchmark.pedantic(invoke, rounds=1, iterations=1)
         assert done.returncode == 0, f"worker exited {done.returncode}: {done.stderr[-3000:]}"
         result = json.loads(out.read_text())
